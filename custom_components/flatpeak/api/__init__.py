@@ -1,0 +1,1 @@
+"""Async client for the Flatpeak API, free of Home Assistant."""

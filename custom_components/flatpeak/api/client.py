@@ -1,0 +1,381 @@
+"""Async client for the Flatpeak REST API (release 2025-09-14.anode)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+import json
+import time
+from typing import Any, Final
+
+import aiohttp
+
+from .exceptions import (
+    FlatpeakAccountDisabledError,
+    FlatpeakApiError,
+    FlatpeakAuthenticationError,
+    FlatpeakConnectionError,
+    FlatpeakError,
+    FlatpeakNoPriceDataError,
+    FlatpeakNoTariffError,
+    FlatpeakNotFoundError,
+    FlatpeakPendingConnectError,
+    FlatpeakRateLimitError,
+    FlatpeakResponseError,
+    FlatpeakServerError,
+    FlatpeakTimeoutError,
+)
+from .models import (
+    Event,
+    EventPage,
+    JsonWebKey,
+    Location,
+    LocationStatus,
+    LoginToken,
+    Prices,
+    TariffDirection,
+    parse_list,
+)
+
+API_VERSION: Final = "2025-09-14.anode"
+DEFAULT_API_URL: Final = "https://api.flatpeak.com"
+DEFAULT_TIMEOUT: Final = 15.0
+MAX_PAGE_SIZE: Final = 100
+TEST_KEY_PREFIX: Final = "sk_test_"
+# Renew the bearer this long before Flatpeak says it expires, so no request races expiry.
+TOKEN_RENEWAL_MARGIN: Final = 60.0
+
+_ERRORS_BY_CODE: Final[dict[str, type[FlatpeakApiError]]] = {
+    "account_disabled": FlatpeakAccountDisabledError,
+    "no_tariff_connected": FlatpeakNoTariffError,
+    "pending_connect": FlatpeakPendingConnectError,
+    "no_price_data": FlatpeakNoPriceDataError,
+}
+
+
+def is_test_key(api_key: str) -> bool:
+    """Whether an API key works on Flatpeak's test data rather than live data."""
+    return api_key.startswith(TEST_KEY_PREFIX)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """Format an aware datetime as RFC 3339, keeping its offset."""
+    if moment.tzinfo is None:
+        msg = "timestamps sent to Flatpeak must be timezone-aware"
+        raise ValueError(msg)
+    return moment.isoformat(timespec="seconds")
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except TypeError, ValueError:
+        return None
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _error_fields(body: bytes) -> tuple[str | None, str]:
+    """Read `code` and `message` from an error body, whatever shape it has."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None, body.decode(errors="replace").strip()[:200]
+    if not isinstance(payload, Mapping):
+        return None, ""
+    code = payload.get("code")
+    message = payload.get("message")
+    return (
+        code if isinstance(code, str) else None,
+        message if isinstance(message, str) else "",
+    )
+
+
+def _raise_for_status(status: int, body: bytes, headers: Mapping[str, str]) -> None:
+    if status < HTTPStatus.BAD_REQUEST:
+        return
+    code, message = _error_fields(body)
+    if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
+        raise FlatpeakAuthenticationError(message, code=code, status=status)
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
+        raise FlatpeakRateLimitError(
+            message,
+            code=code,
+            retry_after=_retry_after_seconds(headers.get("Retry-After")),
+        )
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        raise FlatpeakServerError(message, code=code, status=status)
+    if status == HTTPStatus.NOT_FOUND:
+        raise FlatpeakNotFoundError(message, code=code, status=status)
+    error_class = _ERRORS_BY_CODE.get(code or "", FlatpeakApiError)
+    raise error_class(message, code=code, status=status)
+
+
+class FlatpeakClient:
+    """A Flatpeak account, reached with its account id and one of its API keys."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        account_id: str,
+        api_key: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        request_timeout: float = DEFAULT_TIMEOUT,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Use the caller's session; nothing is sent until the first call."""
+        self._session = session
+        self.account_id = account_id
+        self._api_key = api_key
+        self.api_url = api_url.rstrip("/")
+        self.request_timeout = request_timeout
+        self._monotonic = monotonic
+        self._token: str | None = None
+        self._token_renew_at = 0.0
+        self._token_lock = asyncio.Lock()
+
+    @property
+    def live_mode(self) -> bool:
+        """Whether the key works on live data (`sk_live_…`) rather than test data."""
+        return not is_test_key(self._api_key)
+
+    async def login(self) -> LoginToken:
+        """Exchange the account id and API key for a bearer token, and keep it."""
+        body = await self._send(
+            "GET",
+            "/login",
+            headers={
+                "Authorization": aiohttp.encode_basic_auth(
+                    self.account_id, self._api_key
+                )
+            },
+        )
+        token = LoginToken.from_dict(body)
+        self._token = token.bearer_token
+        margin = min(TOKEN_RENEWAL_MARGIN, token.expires_in / 10)
+        self._token_renew_at = self._monotonic() + token.expires_in - margin
+        return token
+
+    async def _bearer(self) -> str:
+        async with self._token_lock:
+            if self._token is None or self._monotonic() >= self._token_renew_at:
+                await self.login()
+            assert self._token is not None  # noqa: S101 - login sets it or raises
+            return self._token
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Send an authenticated request; a refused bearer is renewed once."""
+        token = await self._bearer()
+        try:
+            return await self._send(
+                method,
+                path,
+                params=params,
+                json_body=json_body,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except FlatpeakAuthenticationError:
+            async with self._token_lock:
+                # Another request may have renewed it while this one waited.
+                if self._token == token:
+                    self._token = None
+        token = await self._bearer()
+        return await self._send(
+            method,
+            path,
+            params=params,
+            json_body=json_body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Send one request: the single place that talks HTTP and maps its failures."""
+        try:
+            async with (
+                asyncio.timeout(self.request_timeout),
+                self._session.request(
+                    method,
+                    f"{self.api_url}{path}",
+                    params=params,
+                    json=json_body,
+                    headers={
+                        "Accept": "application/json",
+                        "Flatpeak-Version": API_VERSION,
+                        **headers,
+                    },
+                ) as response,
+            ):
+                body = await response.read()
+                status = response.status
+                response_headers = response.headers
+        except TimeoutError as err:
+            raise FlatpeakTimeoutError(
+                f"Flatpeak did not answer {method} {path} within "
+                f"{self.request_timeout:g} s"
+            ) from err
+        except aiohttp.ClientError as err:
+            raise FlatpeakConnectionError(
+                f"Cannot reach Flatpeak for {method} {path}: {err}"
+            ) from err
+
+        _raise_for_status(status, body, response_headers)
+        try:
+            return json.loads(body)
+        except ValueError as err:
+            raise FlatpeakResponseError(
+                f"Flatpeak answered {method} {path} with a body that is not JSON",
+                status=status,
+            ) from err
+
+    async def list_locations(
+        self,
+        *,
+        reference_id: str | None = None,
+        customer_id: str | None = None,
+    ) -> list[Location]:
+        """Return every location of the account, following the cursor through all pages."""
+        params: dict[str, str] = {"limit": str(MAX_PAGE_SIZE)}
+        if reference_id:
+            params["reference_id"] = reference_id
+        if customer_id:
+            params["customer_id"] = customer_id
+        locations: list[Location] = []
+        seen: set[str] = set()
+        while True:
+            items, has_more = parse_list(
+                await self._request("GET", "/locations", params=params), "locations"
+            )
+            page = [Location.from_dict(item) for item in items]
+            new = [location for location in page if location.id not in seen]
+            locations.extend(new)
+            seen.update(location.id for location in new)
+            # A cursor that yields nothing new would loop forever.
+            if not has_more or not new:
+                return locations
+            params["starting_after"] = page[-1].id
+
+    async def get_location(self, location_id: str) -> Location:
+        """Return one location."""
+        return Location.from_dict(
+            await self._request("GET", f"/locations/{location_id}")
+        )
+
+    async def get_location_status(self, location_id: str) -> LocationStatus:
+        """Return the state of each tariff slot of a location."""
+        return LocationStatus.from_dict(
+            await self._request("GET", f"/locations/{location_id}/status")
+        )
+
+    async def get_prices(
+        self,
+        location_id: str,
+        *,
+        start: datetime,
+        end: datetime,
+        direction: TariffDirection | str = TariffDirection.IMPORT,
+    ) -> Prices:
+        """Return the price slots between two instants (at most 90 days apart)."""
+        return Prices.from_dict(
+            await self._request(
+                "POST",
+                f"/prices/{location_id}",
+                json_body={
+                    "start_time": format_timestamp(start),
+                    "end_time": format_timestamp(end),
+                    "tariff_direction": str(direction),
+                },
+            )
+        )
+
+    async def list_events(
+        self,
+        *,
+        event_type: str | None = None,
+        object_id: str | None = None,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        limit: int = MAX_PAGE_SIZE,
+    ) -> EventPage:
+        """Return one page of events, newest first."""
+        if starting_after and ending_before:
+            msg = "starting_after and ending_before are mutually exclusive"
+            raise ValueError(msg)
+        filters = {
+            "event_type": event_type,
+            "object_id": object_id,
+            "starting_after": starting_after,
+            "ending_before": ending_before,
+        }
+        params = {"limit": str(limit)} | {k: v for k, v in filters.items() if v}
+        items, has_more = parse_list(
+            await self._request("GET", "/events", params=params), "events"
+        )
+        return EventPage(
+            events=tuple(Event.from_dict(item) for item in items), has_more=has_more
+        )
+
+    async def list_events_after(
+        self, event_id: str, *, max_events: int = 1000
+    ) -> list[Event]:
+        """Return the events newer than `event_id`, oldest first (at most `max_events`).
+
+        With `ending_before` each page holds the events just newer than the cursor,
+        newest first, so walking pages towards the present and reversing each one
+        yields the events in the order they happened.
+        """
+        newer: dict[str, Event] = {}
+        cursor = event_id
+        while len(newer) < max_events:
+            page = await self.list_events(ending_before=cursor)
+            newer |= {
+                event.id: event
+                for event in reversed(page.events)
+                if event.id not in newer
+            }
+            if not page.has_more or not page.events:
+                break
+            cursor = page.events[0].id
+        return list(newer.values())[:max_events]
+
+    async def get_event(self, event_id: str) -> Event:
+        """Return one event."""
+        return Event.from_dict(await self._request("GET", f"/events/{event_id}"))
+
+    async def get_jwks(self) -> list[JsonWebKey]:
+        """Return the public keys Flatpeak signs webhooks with (no authentication)."""
+        body = await self._send("GET", "/jwks.json", headers={})
+        if not isinstance(body, Mapping) or not isinstance(body.get("keys"), list):
+            raise FlatpeakResponseError("jwks.keys is missing or not a list")
+        keys: list[JsonWebKey] = []
+        for item in body["keys"]:
+            try:
+                key = JsonWebKey.from_dict(item)
+            except FlatpeakError:
+                # Keys of other types may be published alongside; they sign nothing of ours.
+                continue
+            keys.append(key)
+        return keys

@@ -1,0 +1,210 @@
+"""Parse Flatpeak webhook deliveries and verify their signatures.
+
+Flatpeak signs `"{Flatpeak-Timestamp}.{raw body}"` with RSA-PSS SHA-256 (MGF1-SHA256,
+salt length 32) and publishes the public keys as a JWKS; the key is picked by
+`Flatpeak-Key-ID`. Unsigned deliveries carry `Flatpeak-Signature: none`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from dataclasses import dataclass
+import json
+import time
+from typing import TYPE_CHECKING, Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from .exceptions import (
+    FlatpeakError,
+    WebhookKeyUnavailableError,
+    WebhookPayloadError,
+    WebhookSignatureError,
+)
+from .models import Event, JsonWebKey
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping
+
+HEADER_SIGNATURE: Final = "Flatpeak-Signature"
+HEADER_SIGNATURE_SCHEME: Final = "Flatpeak-Signature-Scheme"
+HEADER_TIMESTAMP: Final = "Flatpeak-Timestamp"
+HEADER_KEY_ID: Final = "Flatpeak-Key-ID"
+HEADER_VERSION: Final = "Flatpeak-Version"
+
+SIGNATURE_SCHEME: Final = "v1"
+UNSIGNED: Final = "none"
+# Deliveries signed longer ago than this are refused as possible replays.
+DEFAULT_TOLERANCE: Final = 300.0
+PSS_SALT_LENGTH: Final = 32
+# A flood of deliveries naming unknown key ids must not turn into a flood of JWKS fetches.
+UNKNOWN_KID_REFETCH_INTERVAL: Final = 60.0
+
+
+def parse_event(body: bytes) -> Event:
+    """Parse a delivery's raw body into an event, or say precisely what is wrong."""
+    if not body.strip():
+        raise WebhookPayloadError("the body is empty")
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as err:
+        raise WebhookPayloadError(f"the body is not JSON: {err}") from err
+    if not isinstance(payload, dict):
+        raise WebhookPayloadError(
+            f"the body is a JSON {type(payload).__name__}, not an object"
+        )
+    for key, kind in (("id", str), ("type", str), ("data", dict)):
+        if key not in payload:
+            raise WebhookPayloadError(f"the event has no '{key}'")
+        if not isinstance(payload[key], kind) or (kind is str and not payload[key]):
+            raise WebhookPayloadError(f"the event's '{key}' is not a {kind.__name__}")
+    try:
+        return Event.from_dict(payload)
+    except FlatpeakError as err:
+        raise WebhookPayloadError(f"the event is malformed: {err}") from err
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureHeaders:
+    """The signing headers of one delivery."""
+
+    signature: str
+    timestamp: str | None
+    key_id: str | None
+    scheme: str | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> SignatureHeaders | None:
+        """Read the signing headers; None when the delivery is unsigned."""
+        signature = headers.get(HEADER_SIGNATURE, "").strip()
+        if not signature or signature.lower() == UNSIGNED:
+            return None
+        return cls(
+            signature=signature,
+            timestamp=headers.get(HEADER_TIMESTAMP),
+            key_id=headers.get(HEADER_KEY_ID),
+            scheme=headers.get(HEADER_SIGNATURE_SCHEME),
+        )
+
+
+def _b64url_decode(value: str) -> bytes:
+    return base64.b64decode(
+        value + "=" * (-len(value) % 4), altchars=b"-_", validate=True
+    )
+
+
+def public_key_from_jwk(jwk: JsonWebKey) -> rsa.RSAPublicKey:
+    """Build an RSA public key from a JWK's modulus and exponent."""
+    try:
+        modulus = int.from_bytes(_b64url_decode(jwk.n), "big")
+        exponent = int.from_bytes(_b64url_decode(jwk.e), "big")
+        return rsa.RSAPublicNumbers(exponent, modulus).public_key()
+    except (binascii.Error, ValueError) as err:
+        raise WebhookKeyUnavailableError(
+            f"key {jwk.kid} is not a usable RSA key"
+        ) from err
+
+
+def check_signature_headers(
+    headers: SignatureHeaders, *, now: float, tolerance: float = DEFAULT_TOLERANCE
+) -> tuple[str, bytes, str]:
+    """Validate the headers' form and age; return (key id, signature bytes, timestamp)."""
+    scheme, _, encoded = headers.signature.partition("=")
+    if scheme != SIGNATURE_SCHEME or not encoded:
+        raise WebhookSignatureError("the signature is not of scheme v1")
+    if headers.scheme not in (None, SIGNATURE_SCHEME):
+        raise WebhookSignatureError(f"unsupported signature scheme {headers.scheme}")
+    if not headers.key_id:
+        raise WebhookSignatureError("the signature has no key id")
+    if not headers.timestamp or not headers.timestamp.isdigit():
+        raise WebhookSignatureError("the signature has no valid timestamp")
+    age = now - int(headers.timestamp)
+    if abs(age) > tolerance:
+        raise WebhookSignatureError(
+            f"the signature's timestamp is {age:.0f} s off (tolerance {tolerance:g} s)"
+        )
+    try:
+        signature = _b64url_decode(encoded)
+    except (binascii.Error, ValueError) as err:
+        raise WebhookSignatureError("the signature is not base64url") from err
+    return headers.key_id, signature, headers.timestamp
+
+
+def verify_signature(
+    public_key: rsa.RSAPublicKey, signature: bytes, timestamp: str, body: bytes
+) -> None:
+    """Verify an RSA-PSS SHA-256 signature over `"{timestamp}.{body}"`."""
+    try:
+        public_key.verify(
+            signature,
+            timestamp.encode() + b"." + body,
+            padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=PSS_SALT_LENGTH),
+            hashes.SHA256(),
+        )
+    except InvalidSignature as err:
+        raise WebhookSignatureError("the signature does not match the body") from err
+
+
+class SignatureVerifier:
+    """Verifies deliveries against Flatpeak's JWKS, cached and refreshed on unknown keys."""
+
+    def __init__(
+        self,
+        fetch_jwks: Callable[[], Awaitable[list[JsonWebKey]]],
+        *,
+        tolerance: float = DEFAULT_TOLERANCE,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Fetch keys lazily with `fetch_jwks`."""
+        self._fetch_jwks = fetch_jwks
+        self._tolerance = tolerance
+        self._clock = clock
+        self._monotonic = monotonic
+        self._keys: dict[str, rsa.RSAPublicKey] = {}
+        self._fetched_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def verify(self, headers: SignatureHeaders, body: bytes) -> None:
+        """Raise unless the delivery is signed by a current Flatpeak key."""
+        key_id, signature, timestamp = check_signature_headers(
+            headers, now=self._clock(), tolerance=self._tolerance
+        )
+        public_key = await self._key(key_id)
+        verify_signature(public_key, signature, timestamp, body)
+
+    async def _key(self, key_id: str) -> rsa.RSAPublicKey:
+        if key := self._keys.get(key_id):
+            return key
+        async with self._lock:
+            if key := self._keys.get(key_id):
+                return key
+            recently = (
+                self._fetched_at is not None
+                and self._monotonic() - self._fetched_at < UNKNOWN_KID_REFETCH_INTERVAL
+            )
+            if not recently:
+                await self._refresh()
+        if key := self._keys.get(key_id):
+            return key
+        raise WebhookSignatureError(f"key {key_id} is not one of Flatpeak's keys")
+
+    async def _refresh(self) -> None:
+        try:
+            jwks = await self._fetch_jwks()
+        except FlatpeakError as err:
+            raise WebhookKeyUnavailableError(
+                f"the signing keys could not be fetched: {err}"
+            ) from err
+        keys: dict[str, rsa.RSAPublicKey] = {}
+        for jwk in jwks:
+            try:
+                keys[jwk.kid] = public_key_from_jwk(jwk)
+            except WebhookKeyUnavailableError:
+                continue
+        self._keys = keys
+        self._fetched_at = self._monotonic()

@@ -1,0 +1,35 @@
+"""Constants for the Flatpeak integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "flatpeak"
+LOGGER = logging.getLogger(__package__)
+
+DEFAULT_API_URL: Final = "https://api.flatpeak.com"
+FLATPEAK_DASHBOARD_URL: Final = "https://dashboard.flatpeak.com"
+
+# Config entry data (contract: field names users see in the set-up form).
+CONF_ACCOUNT_ID: Final = "account_id"
+CONF_API_KEY: Final = "api_key"
+CONF_API_URL: Final = "api_url"
+CONF_WEBHOOK_ID: Final = "webhook_id"
+CONF_CLOUDHOOK_URL: Final = "cloudhook_url"
+# Collapsed section of the set-up form holding rarely changed fields (`api_url`).
+SECTION_ADVANCED: Final = "advanced"
+
+# Config entry options.
+CONF_LOCATIONS: Final = "locations"
+CONF_FOLLOW_ALL_LOCATIONS: Final = "follow_all_locations"
+CONF_REQUIRE_SIGNED_WEBHOOKS: Final = "require_signed_webhooks"
+
+# Flatpeak asks clients not to retry unavailable prices more often than this.
+PRICES_UNAVAILABLE_RETRY: Final = timedelta(minutes=15)
+FALLBACK_UPDATE_INTERVAL: Final = timedelta(hours=1)
+MIN_UPDATE_INTERVAL: Final = timedelta(minutes=1)
+MAX_UPDATE_INTERVAL: Final = timedelta(hours=6)
+TRANSIENT_RETRY_INTERVAL: Final = timedelta(minutes=5)
+UPDATE_JITTER_SECONDS: Final = 30.0

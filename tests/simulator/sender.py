@@ -1,0 +1,134 @@
+"""Deliver events to a webhook URL the way Flatpeak does: signed, with retries."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+import json
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from .state import API_VERSION, SimulatorState
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+    from .keys import SigningKey
+
+#: Flatpeak's documented delays before each attempt: now, 30 s, 1 h, 6 h, 12 h, 24 h.
+FLATPEAK_RETRY_SCHEDULE: tuple[float, ...] = (0, 30, 3600, 21600, 43200, 86400)
+#: Flatpeak counts an attempt as failed after waiting this long for an answer.
+FLATPEAK_TIMEOUT = 10.0
+
+
+@dataclass(slots=True)
+class DeliveryResult:
+    """What happened to one event: each attempt's status (or error name)."""
+
+    attempts: list[int | str] = field(default_factory=list)
+    delivered: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready view."""
+        return {"attempts": list(self.attempts), "delivered": self.delivered}
+
+
+class WebhookSender:
+    """POST events to a URL with Flatpeak's headers, signature and retry schedule."""
+
+    def __init__(
+        self,
+        state: SimulatorState,
+        session: aiohttp.ClientSession,
+        *,
+        schedule: Sequence[float] = FLATPEAK_RETRY_SCHEDULE,
+        time_scale: float = 1.0,
+        timeout: float = FLATPEAK_TIMEOUT,
+        sign: bool = True,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        """Set up delivery; `time_scale` compresses the retry delays."""
+        if not schedule:
+            raise ValueError("schedule needs at least one delay")
+        self.state = state
+        self.session = session
+        self.schedule = tuple(schedule)
+        self.time_scale = time_scale
+        self.timeout = timeout
+        self.sign = sign
+        self._sleep = sleep
+
+    def headers(
+        self,
+        body: bytes,
+        *,
+        sign: bool | None = None,
+        key: SigningKey | None = None,
+        timestamp: int | None = None,
+    ) -> dict[str, str]:
+        """Return the headers for one attempt (signed now unless told otherwise)."""
+        headers = {
+            "Content-Type": "application/json",
+            "Flatpeak-Version": API_VERSION,
+            "Flatpeak-Signature-Scheme": "v1",
+        }
+        if not (self.sign if sign is None else sign):
+            # What Flatpeak sends when signing is unavailable.
+            headers["Flatpeak-Signature"] = "none"
+            return headers
+        key = key or self.state.signing_key
+        when = int(self.state.now().timestamp()) if timestamp is None else timestamp
+        headers["Flatpeak-Signature"] = key.sign(when, body)
+        headers["Flatpeak-Timestamp"] = str(when)
+        headers["Flatpeak-Key-ID"] = key.kid
+        return headers
+
+    async def deliver(
+        self,
+        url: str,
+        event: dict[str, Any],
+        *,
+        sign: bool | None = None,
+        key: SigningKey | None = None,
+        timestamp: int | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> DeliveryResult:
+        """Deliver one event, retrying on non-2xx, timeouts and connection errors."""
+        # Serialised once: the signature covers these exact bytes on every attempt.
+        body = json.dumps(event).encode()
+        result = DeliveryResult()
+        client_timeout = aiohttp.ClientTimeout(total=self.timeout)
+        for delay in self.schedule:
+            if delay:
+                await self._sleep(delay * self.time_scale)
+            # Re-signed per attempt: a retry hours later needs a fresh timestamp.
+            headers = self.headers(body, sign=sign, key=key, timestamp=timestamp)
+            headers.update(extra_headers or {})
+            try:
+                async with self.session.post(
+                    url, data=body, headers=headers, timeout=client_timeout
+                ) as response:
+                    await response.read()
+                    status = response.status
+            except TimeoutError:
+                result.attempts.append("timeout")
+                continue
+            except aiohttp.ClientError as err:
+                result.attempts.append(type(err).__name__)
+                continue
+            result.attempts.append(status)
+            if 200 <= status < 300:
+                result.delivered = True
+                break
+        return result
+
+    async def deliver_many(
+        self, url: str, events: Iterable[dict[str, Any]], **kwargs: Any
+    ) -> list[DeliveryResult]:
+        """Deliver several events concurrently, as a burst from Flatpeak would arrive."""
+        return list(
+            await asyncio.gather(
+                *(self.deliver(url, event, **kwargs) for event in events)
+            )
+        )
