@@ -56,6 +56,10 @@ _ERRORS_BY_CODE: Final[dict[str, type[FlatpeakApiError]]] = {
 }
 
 
+def _monotonic_clock() -> float:
+    return time.monotonic()
+
+
 def is_test_key(api_key: str) -> bool:
     """Whether an API key works on Flatpeak's test data rather than live data."""
     return api_key.startswith(TEST_KEY_PREFIX)
@@ -130,7 +134,7 @@ class FlatpeakClient:
         *,
         api_url: str = DEFAULT_API_URL,
         request_timeout: float = DEFAULT_TIMEOUT,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         """Use the caller's session; nothing is sent until the first call."""
         self._session = session
@@ -138,7 +142,8 @@ class FlatpeakClient:
         self._api_key = api_key
         self.api_url = api_url.rstrip("/")
         self.request_timeout = request_timeout
-        self._monotonic = monotonic
+        # Looked up at call time, so a patched time module (frozen clocks) is honoured.
+        self._monotonic = monotonic or _monotonic_clock
         self._token: str | None = None
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()

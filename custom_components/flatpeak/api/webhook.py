@@ -149,6 +149,14 @@ def verify_signature(
         raise WebhookSignatureError("the signature does not match the body") from err
 
 
+def _wall_clock() -> float:
+    return time.time()
+
+
+def _monotonic_clock() -> float:
+    return time.monotonic()
+
+
 class SignatureVerifier:
     """Verifies deliveries against Flatpeak's JWKS, cached and refreshed on unknown keys."""
 
@@ -157,14 +165,15 @@ class SignatureVerifier:
         fetch_jwks: Callable[[], Awaitable[list[JsonWebKey]]],
         *,
         tolerance: float = DEFAULT_TOLERANCE,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
-        """Fetch keys lazily with `fetch_jwks`."""
+        """Fetch keys lazily with `fetch_jwks`; clocks default to the time module's."""
         self._fetch_jwks = fetch_jwks
         self._tolerance = tolerance
-        self._clock = clock
-        self._monotonic = monotonic
+        # Looked up at call time, so a patched time module (frozen clocks) is honoured.
+        self._clock = clock or _wall_clock
+        self._monotonic = monotonic or _monotonic_clock
         self._keys: dict[str, rsa.RSAPublicKey] = {}
         self._fetched_at: float | None = None
         self._lock = asyncio.Lock()

@@ -1,0 +1,119 @@
+"""Tariff problem sensors: on from Flatpeak's events until the status shows them fixed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, override
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.core import HomeAssistant, callback
+
+from .entity import FlatpeakEntity
+from .problems import ActiveProblem, Problem
+from .runtime import async_on_each_location
+
+if TYPE_CHECKING:
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+    from .coordinator import FlatpeakLocationCoordinator
+    from .runtime import FlatpeakConfigEntry
+
+# State comes from the problem tracker, not from API calls.
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlatpeakProblemDescription(BinarySensorEntityDescription):
+    """A binary sensor that is on while a tariff problem is active."""
+
+    problem: Problem
+
+
+PROBLEM_SENSORS: tuple[FlatpeakProblemDescription, ...] = (
+    FlatpeakProblemDescription(
+        key=Problem.TARIFF_EXPIRED,
+        translation_key=Problem.TARIFF_EXPIRED,
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Problem.TARIFF_EXPIRED,
+    ),
+    FlatpeakProblemDescription(
+        key=Problem.TARIFF_FETCH_FAILED,
+        translation_key=Problem.TARIFF_FETCH_FAILED,
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Problem.TARIFF_FETCH_FAILED,
+    ),
+    FlatpeakProblemDescription(
+        key=Problem.TARIFF_UPGRADE_AVAILABLE,
+        translation_key=Problem.TARIFF_UPGRADE_AVAILABLE,
+        device_class=BinarySensorDeviceClass.UPDATE,
+        problem=Problem.TARIFF_UPGRADE_AVAILABLE,
+    ),
+    FlatpeakProblemDescription(
+        key=Problem.TARIFF_EXPIRING,
+        translation_key=Problem.TARIFF_EXPIRING,
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Problem.TARIFF_EXPIRING,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FlatpeakConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the problem sensors of every location, including ones that appear later."""
+
+    @callback
+    def add_location(coordinator: FlatpeakLocationCoordinator) -> None:
+        async_add_entities(
+            FlatpeakProblemSensor(coordinator, description)
+            for description in PROBLEM_SENSORS
+        )
+
+    async_on_each_location(hass, entry, add_location)
+
+
+class FlatpeakProblemSensor(FlatpeakEntity, BinarySensorEntity):
+    """On while Flatpeak reports a tariff problem for the location."""
+
+    entity_description: FlatpeakProblemDescription
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Known from events and the stored state, even while the API is unreachable."""
+        return True
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        """Whether the problem is active."""
+        return self._active is not None
+
+    @property
+    def _active(self) -> ActiveProblem | None:
+        return self.coordinator.config_entry.runtime_data.problems.active(
+            self.coordinator.location_id, self.entity_description.problem
+        )
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Say since when, and which event raised it."""
+        active = self._active
+        return active.as_dict() if active else None
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Follow the problem tracker as well as the coordinator."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.config_entry.runtime_data.problems.async_add_listener(
+                self.async_write_ha_state
+            )
+        )

@@ -1,0 +1,266 @@
+"""One coordinator per Flatpeak location: fetches prices, re-renders at slot boundaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import random
+from typing import TYPE_CHECKING, override
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .api.exceptions import (
+    FlatpeakAuthenticationError,
+    FlatpeakError,
+    FlatpeakPricesUnavailableError,
+    FlatpeakRateLimitError,
+)
+from .api.models import Location, LocationStatus, Prices, TariffDirection
+from .const import (
+    DOMAIN,
+    FALLBACK_UPDATE_INTERVAL,
+    LOGGER,
+    MAX_UPDATE_INTERVAL,
+    MIN_UPDATE_INTERVAL,
+    PRICES_UNAVAILABLE_RETRY,
+    TRANSIENT_RETRY_INTERVAL,
+    UPDATE_JITTER_SECONDS,
+)
+from .prices import PriceSeries, local_day
+
+if TYPE_CHECKING:
+    from .api.client import FlatpeakClient
+    from .runtime import FlatpeakConfigEntry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocationData:
+    """What is known about one location after a fetch."""
+
+    location: Location
+    status: LocationStatus | None
+    import_prices: Prices | None
+    export_prices: Prices | None
+    # When the status was read: a problem raised after this cannot be judged by it.
+    fetched_at: datetime
+    # The 422 code when Flatpeak cannot serve import prices yet (e.g. pending_connect).
+    prices_unavailable: str | None = None
+    import_series: PriceSeries | None = field(init=False, default=None)
+    export_series: PriceSeries | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        """Index the price slots once per fetch."""
+        for name, prices in (
+            ("import_series", self.import_prices),
+            ("export_series", self.export_prices),
+        ):
+            if prices is not None:
+                object.__setattr__(self, name, PriceSeries.from_slots(prices.slots))
+
+    @property
+    def currency(self) -> str | None:
+        """ISO 4217 currency of the prices."""
+        if self.import_prices is not None:
+            return self.import_prices.currency_code
+        return self.location.currency_code
+
+    def series(self, direction: TariffDirection) -> PriceSeries | None:
+        """Return the price series for a direction."""
+        if direction is TariffDirection.EXPORT:
+            return self.export_series
+        return self.import_series
+
+
+def location_zone(location: Location, fallback: str) -> ZoneInfo:
+    """Return the location's time zone, or Home Assistant's when Flatpeak has none."""
+    for name in (location.timezone, fallback):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except ZoneInfoNotFoundError, ValueError:
+                continue
+    return ZoneInfo("UTC")
+
+
+class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
+    """Fetches one location's status and prices; ticks entities at every slot boundary."""
+
+    config_entry: FlatpeakConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: FlatpeakConfigEntry,
+        client: FlatpeakClient,
+        location_id: str,
+    ) -> None:
+        """Prepare; nothing is fetched until the first refresh."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} {location_id}",
+            update_interval=FALLBACK_UPDATE_INTERVAL,
+        )
+        self.client = client
+        self.location_id = location_id
+        self._unsub_tick: CALLBACK_TYPE | None = None
+        self._serving_stale_since: datetime | None = None
+        # Set when Flatpeak says the location does not exist (deleted meanwhile).
+        self.location_missing = False
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """Return the time zone the location's days are counted in."""
+        return location_zone(self.data.location, self.hass.config.time_zone)
+
+    @override
+    async def _async_update_data(self) -> LocationData:
+        """Fetch location, status and today's and tomorrow's prices."""
+        try:
+            data = await self._fetch()
+        except FlatpeakAuthenticationError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="invalid_auth"
+            ) from err
+        except FlatpeakError as err:
+            return self._keep_prices_through(err)
+        if self._serving_stale_since is not None:
+            LOGGER.info(
+                "Flatpeak is reachable again for %s; prices are current",
+                self.location_id,
+            )
+            self._serving_stale_since = None
+        self.update_interval = self._next_interval(data)
+        self._schedule_tick(data)
+        return data
+
+    async def _fetch(self) -> LocationData:
+        now = dt_util.utcnow()
+        location = await self.client.get_location(self.location_id)
+        status = await self.client.get_location_status(self.location_id)
+        zone = location_zone(location, self.hass.config.time_zone)
+        day_start, _ = local_day(now, zone)
+        _, window_end = local_day(now, zone, 1)
+        unavailable: str | None = None
+        try:
+            import_prices: Prices | None = await self.client.get_prices(
+                self.location_id, start=day_start, end=window_end
+            )
+        except FlatpeakPricesUnavailableError as err:
+            import_prices = None
+            unavailable = err.code or "no_price_data"
+            self._log_unavailable(unavailable)
+        else:
+            if self.data is not None and self.data.prices_unavailable:
+                LOGGER.info(
+                    "Flatpeak prices for %s are available again", self.location_id
+                )
+        export_prices: Prices | None = None
+        if status.has_export_tariff:
+            try:
+                export_prices = await self.client.get_prices(
+                    self.location_id,
+                    start=day_start,
+                    end=window_end,
+                    direction=TariffDirection.EXPORT,
+                )
+            except FlatpeakPricesUnavailableError:
+                export_prices = None
+        return LocationData(
+            location=location,
+            status=status,
+            import_prices=import_prices,
+            export_prices=export_prices,
+            fetched_at=now,
+            prices_unavailable=unavailable,
+        )
+
+    def _log_unavailable(self, code: str) -> None:
+        if self.data is None or self.data.prices_unavailable != code:
+            LOGGER.warning(
+                "Flatpeak has no prices for %s yet (%s); retrying every %d minutes",
+                self.location_id,
+                code,
+                PRICES_UNAVAILABLE_RETRY.total_seconds() // 60,
+            )
+
+    def _keep_prices_through(self, err: FlatpeakError) -> LocationData:
+        """Serve the last good data while it still covers now; fail once it does not."""
+        retry_after = (
+            err.retry_after if isinstance(err, FlatpeakRateLimitError) else None
+        )
+        self.update_interval = max(
+            TRANSIENT_RETRY_INTERVAL, timedelta(seconds=retry_after or 0)
+        )
+        previous = self.data
+        now = dt_util.utcnow()
+        if (
+            previous is not None
+            and previous.import_series is not None
+            and previous.import_series.covers(now)
+        ):
+            if self._serving_stale_since is None:
+                self._serving_stale_since = now
+                LOGGER.warning(
+                    "Cannot update Flatpeak prices for %s (%s); keeping the last prices"
+                    " while they cover the current time",
+                    self.location_id,
+                    err,
+                )
+            return previous
+        raise UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key="update_failed",
+            translation_placeholders={"error": str(err) or type(err).__name__},
+            retry_after=retry_after,
+        ) from err
+
+    def _next_interval(self, data: LocationData) -> timedelta:
+        if data.prices_unavailable:
+            return PRICES_UNAVAILABLE_RETRY
+        next_update = data.import_prices.next_update if data.import_prices else None
+        if next_update is None:
+            return FALLBACK_UPDATE_INTERVAL
+        wanted = next_update - dt_util.utcnow()
+        bounded = min(max(wanted, MIN_UPDATE_INTERVAL), MAX_UPDATE_INTERVAL)
+        # Spread many installations' requests after a shared next_update.
+        return bounded + timedelta(seconds=random.uniform(0, UPDATE_JITTER_SECONDS))  # noqa: S311
+
+    @callback
+    def _schedule_tick(self, data: LocationData) -> None:
+        """Wake the entities at the next slot boundary or local midnight."""
+        if self._unsub_tick is not None:
+            self._unsub_tick()
+            self._unsub_tick = None
+        now = dt_util.utcnow()
+        zone = location_zone(data.location, self.hass.config.time_zone)
+        candidates = [local_day(now, zone)[1]]
+        candidates += [
+            boundary
+            for series in (data.import_series, data.export_series)
+            if series is not None and (boundary := series.next_boundary(now))
+        ]
+        self._unsub_tick = async_track_point_in_utc_time(
+            self.hass, self._on_tick, min(candidates)
+        )
+
+    @callback
+    def _on_tick(self, _now: datetime) -> None:
+        self._unsub_tick = None
+        self.async_update_listeners()
+        if self.data is not None:
+            self._schedule_tick(self.data)
+
+    @override
+    async def async_shutdown(self) -> None:
+        """Stop the boundary timer along with polling."""
+        if self._unsub_tick is not None:
+            self._unsub_tick()
+            self._unsub_tick = None
+        await super().async_shutdown()

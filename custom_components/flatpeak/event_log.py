@@ -1,0 +1,78 @@
+"""Which Flatpeak events were applied, so each is applied exactly once across restarts."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.helpers.storage import Store
+
+from .const import DOMAIN
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+STORAGE_VERSION: Final = 1
+SAVE_DELAY: Final = 2.0
+# Flatpeak retries a delivery for about a day and catch-up reads at most this many events;
+# remembering more ids than that protects nothing and costs memory.
+MAX_REMEMBERED_IDS: Final = 5000
+
+
+class EventLog:
+    """A bounded, persisted record of applied event ids and the newest one."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry_id: str, capacity: int = MAX_REMEMBERED_IDS
+    ) -> None:
+        """Prepare; call `async_load` before use."""
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.events"
+        )
+        self._capacity = capacity
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self.last_event_id: str | None = None
+
+    async def async_load(self) -> None:
+        """Restore the record kept before the restart."""
+        stored = await self._store.async_load() or {}
+        self._seen = OrderedDict.fromkeys(stored.get("seen", [])[-self._capacity :])
+        self.last_event_id = stored.get("last_event_id")
+
+    def __len__(self) -> int:
+        """Return how many ids are remembered."""
+        return len(self._seen)
+
+    def __contains__(self, event_id: object) -> bool:
+        """Whether an event id was already applied."""
+        return event_id in self._seen
+
+    def record(self, event_id: str) -> bool:
+        """Remember an applied event; False when it had been applied before."""
+        if event_id in self._seen:
+            return False
+        self._seen[event_id] = None
+        while len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+        # Flatpeak's ids start with their creation time, so the largest is the newest.
+        if self.last_event_id is None or event_id > self.last_event_id:
+            self.last_event_id = event_id
+        self._store.async_delay_save(self._as_stored, SAVE_DELAY)
+        return True
+
+    def start_from(self, event_id: str) -> None:
+        """Set where catch-up starts when nothing was applied yet."""
+        if self.last_event_id is None:
+            self.last_event_id = event_id
+            self._store.async_delay_save(self._as_stored, SAVE_DELAY)
+
+    def _as_stored(self) -> dict[str, Any]:
+        return {"seen": list(self._seen), "last_event_id": self.last_event_id}
+
+    async def async_flush(self) -> None:
+        """Write the record now (on unload), not after the save delay."""
+        await self._store.async_save(self._as_stored())
+
+    async def async_remove(self) -> None:
+        """Delete the stored record when the entry is removed."""
+        await self._store.async_remove()

@@ -1,0 +1,167 @@
+"""Apply accepted Flatpeak events: bus event, entities, problems, refreshes, locations.
+
+Webhook deliveries and start-up catch-up both end here, so an event has the same effect
+whichever way it arrives, and the event log makes sure it has it once.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Final
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+
+from .const import CONF_FOLLOW_ALL_LOCATIONS, DOMAIN, LOGGER
+from .locations import async_add_location, async_remove_location
+from .problems import PROBLEM_BY_EVENT_TYPE
+
+if TYPE_CHECKING:
+    from .api.models import Event
+    from .runtime import FlatpeakConfigEntry
+
+# Contract: the Home Assistant bus event fired once per accepted Flatpeak event.
+EVENT_FLATPEAK: Final = "flatpeak_event"
+
+# Flatpeak's documented event types (it may add more; those are forwarded too).
+KNOWN_EVENT_TYPES: Final = (
+    "connect_session.complete",
+    "customer.create",
+    "customer.delete",
+    "customer.update",
+    "customer.create.failed",
+    "customer.delete.failed",
+    "customer.update.failed",
+    "location.create",
+    "location.delete",
+    "location.update",
+    "location.create.failed",
+    "location.delete.failed",
+    "location.update.failed",
+    "device.create",
+    "device.delete",
+    "device.update",
+    "device.create.failed",
+    "device.delete.failed",
+    "device.update.failed",
+    "schedule.created",
+    "tariff.expiring",
+    "tariff.expired",
+    "tariff.fetch.failed",
+    "tariff.connection.upgrade",
+)
+
+# The types that concern one location: its event entity and device triggers offer these.
+LOCATION_EVENT_TYPES: Final = (
+    "tariff.expired",
+    "tariff.fetch.failed",
+    "tariff.connection.upgrade",
+    "tariff.expiring",
+    "location.update",
+    "connect_session.complete",
+    "schedule.created",
+)
+
+_REFRESH_TYPES: Final = frozenset({"location.update", "connect_session.complete"})
+_ADD_TYPES: Final = frozenset({"location.create", "connect_session.complete"})
+
+
+class Outcome(StrEnum):
+    """What happened to an event handed to the dispatcher."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+
+
+def entity_event_type(event_type: str) -> str:
+    """Return the event entity's type for a Flatpeak type (`tariff.expired` → `tariff_expired`)."""
+    return event_type.replace(".", "_")
+
+
+def location_event_signal(entry_id: str, location_id: str) -> str:
+    """Return the dispatcher signal a location's entities receive its events on."""
+    return f"{DOMAIN}_{entry_id}_{location_id}_event"
+
+
+class EventDispatcher:
+    """Applies accepted events of one config entry."""
+
+    def __init__(self, hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
+        """Bind to an entry whose runtime data is set."""
+        self._hass = hass
+        self._entry = entry
+
+    @callback
+    def async_apply(self, event: Event) -> Outcome:
+        """Apply an event once; other accounts' and modes' events are ignored."""
+        runtime = self._entry.runtime_data
+        if not self._is_ours(event):
+            LOGGER.debug(
+                "Ignoring Flatpeak event %s of another account or mode", event.id
+            )
+            return Outcome.IGNORED
+        if not runtime.event_log.record(event.id):
+            LOGGER.debug("Flatpeak event %s was already applied", event.id)
+            return Outcome.DUPLICATE
+
+        location_id = event.location_id
+        followed = location_id is not None and location_id in runtime.coordinators
+        self._hass.bus.async_fire(
+            EVENT_FLATPEAK,
+            {
+                "event_id": event.id,
+                "type": event.type,
+                "location_id": location_id,
+                "tariff_id": event.tariff_id,
+                "account_id": event.account_id,
+                "live_mode": event.live_mode,
+                "time_created": (
+                    event.time_created.isoformat() if event.time_created else None
+                ),
+                "data": dict(event.data),
+                "device_id": self._device_id(location_id) if followed else None,
+                "config_entry_id": self._entry.entry_id,
+            },
+        )
+        if location_id is None:
+            return Outcome.APPLIED
+        if followed:
+            async_dispatcher_send(
+                self._hass,
+                location_event_signal(self._entry.entry_id, location_id),
+                event,
+            )
+            if problem := PROBLEM_BY_EVENT_TYPE.get(event.type):
+                runtime.problems.async_raise(location_id, problem, event)
+            if event.type in _REFRESH_TYPES:
+                # Debounced by the coordinator: a burst costs one or two fetches.
+                self._hass.async_create_task(
+                    runtime.coordinators[location_id].async_request_refresh()
+                )
+        elif event.type in _ADD_TYPES and self._entry.options.get(
+            CONF_FOLLOW_ALL_LOCATIONS
+        ):
+            self._entry.async_create_background_task(
+                self._hass,
+                async_add_location(self._hass, self._entry, location_id),
+                f"{DOMAIN} add location {location_id}",
+            )
+        if event.type == "location.delete":
+            async_remove_location(self._hass, self._entry, location_id)
+        return Outcome.APPLIED
+
+    def _is_ours(self, event: Event) -> bool:
+        client = self._entry.runtime_data.client
+        if event.account_id is not None and event.account_id != client.account_id:
+            return False
+        return event.live_mode is None or event.live_mode == client.live_mode
+
+    def _device_id(self, location_id: str | None) -> str | None:
+        if location_id is None:
+            return None
+        device = dr.async_get(self._hass).async_get_device_by_identifier(
+            (DOMAIN, location_id), self._entry.entry_id
+        )
+        return device.id if device else None

@@ -1,0 +1,157 @@
+"""Price arithmetic on cached slots: what applies now, next, and over a local day.
+
+Everything here is computed from the slots already fetched, so entities can change state
+at slot boundaries without calling the API.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from homeassistant.util.json import JsonValueType
+
+    from .api.models import PriceSlot
+
+GRID: timedelta = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class DayStatistics:
+    """Lowest, highest and time-weighted average price over the covered part of a day."""
+
+    lowest: PriceSlot
+    highest: PriceSlot
+    average: float
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSeries:
+    """Non-overlapping price slots in time order, with lookups by instant."""
+
+    slots: tuple[PriceSlot, ...]
+    _starts: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Index the slot starts for bisection."""
+        object.__setattr__(
+            self, "_starts", tuple(slot.valid_from for slot in self.slots)
+        )
+
+    @classmethod
+    def from_slots(cls, slots: Iterable[PriceSlot]) -> PriceSeries:
+        """Order slots by start; where slots overlap, the later start wins the overlap."""
+        ordered = sorted(slots, key=lambda slot: slot.valid_from)
+        return cls(tuple(ordered))
+
+    def slot_at(self, moment: datetime) -> PriceSlot | None:
+        """Return the slot that applies at `moment`, if any."""
+        index = bisect_right(self._starts, moment) - 1
+        if index >= 0 and moment < self.slots[index].valid_to:
+            return self.slots[index]
+        return None
+
+    def next_slot(self, moment: datetime) -> PriceSlot | None:
+        """Return the first slot starting after the one that applies at `moment`."""
+        current = self.slot_at(moment)
+        boundary = current.valid_to if current else moment
+        index = bisect_right(self._starts, boundary - timedelta(microseconds=1))
+        return self.slots[index] if index < len(self.slots) else None
+
+    def covers(self, moment: datetime) -> bool:
+        """Whether a price is known for `moment`."""
+        return self.slot_at(moment) is not None
+
+    def between(self, start: datetime, end: datetime) -> list[PriceSlot]:
+        """Return the slots that overlap [start, end)."""
+        first = max(bisect_right(self._starts, start) - 1, 0)
+        return [
+            slot
+            for slot in self.slots[first:]
+            if slot.valid_from < end and slot.valid_to > start
+        ]
+
+    def next_boundary(self, after: datetime) -> datetime | None:
+        """Return the first instant after `after` where the applicable slot changes."""
+        current = self.slot_at(after)
+        if current is not None:
+            return current.valid_to
+        index = bisect_right(self._starts, after)
+        return self.slots[index].valid_from if index < len(self.slots) else None
+
+    def statistics(self, start: datetime, end: datetime) -> DayStatistics | None:
+        """Summarise [start, end); None when no slot overlaps it."""
+        overlapping = self.between(start, end)
+        if not overlapping:
+            return None
+        weighted, covered = _weigh(overlapping, start, end)
+        return DayStatistics(
+            lowest=min(overlapping, key=lambda slot: slot.value),
+            highest=max(overlapping, key=lambda slot: slot.value),
+            average=weighted / covered,
+            start=max(overlapping[0].valid_from, start),
+            end=min(overlapping[-1].valid_to, end),
+        )
+
+    def grid(
+        self, start: datetime, end: datetime, step: timedelta = GRID
+    ) -> list[tuple[datetime, datetime, float]]:
+        """Resample [start, end) onto a fixed grid of `step`, time-weighted.
+
+        Cells not fully covered by slots are left out rather than guessed.
+        """
+        cells: list[tuple[datetime, datetime, float]] = []
+        cell_start = start
+        while cell_start < end:
+            cell_end = min(cell_start + step, end)
+            weighted, covered = _weigh(
+                self.between(cell_start, cell_end), cell_start, cell_end
+            )
+            if covered and covered >= (cell_end - cell_start).total_seconds():
+                cells.append((cell_start, cell_end, weighted / covered))
+            cell_start = cell_end
+        return cells
+
+
+def _weigh(
+    slots: Iterable[PriceSlot], start: datetime, end: datetime
+) -> tuple[float, float]:
+    """Return (sum of price * seconds, seconds covered) of slots clipped to [start, end)."""
+    weighted = covered = 0.0
+    for slot in slots:
+        seconds = (
+            min(slot.valid_to, end) - max(slot.valid_from, start)
+        ).total_seconds()
+        weighted += slot.value * seconds
+        covered += seconds
+    return weighted, covered
+
+
+def local_day(
+    moment: datetime, zone: tzinfo, offset_days: int = 0
+) -> tuple[datetime, datetime]:
+    """Return the UTC bounds of the local calendar day containing `moment` (23 to 25 h)."""
+    day = moment.astimezone(zone).date() + timedelta(days=offset_days)
+    start = datetime.combine(day, time(), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def slots_as_dicts(slots: Sequence[PriceSlot], zone: tzinfo) -> list[JsonValueType]:
+    """Serialise slots for attributes and action responses, in local time."""
+    return [
+        {
+            "start": slot.valid_from.astimezone(zone).isoformat(),
+            "end": slot.valid_to.astimezone(zone).isoformat(),
+            "price": slot.value,
+            "confidence": slot.confidence,
+        }
+        for slot in slots
+    ]

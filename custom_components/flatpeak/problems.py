@@ -1,0 +1,259 @@
+"""Tariff problems per location: raised by events, cleared by the location's status.
+
+The set of active problems is persisted, so problem sensors and Repairs survive a restart,
+and is the single source both of them read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .api.models import TariffConnectionStatus
+from .const import DOMAIN, FLATPEAK_DASHBOARD_URL, LOGGER
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .api.models import Event, LocationStatus, TariffSlotStatus
+
+STORAGE_VERSION: Final = 1
+SAVE_DELAY: Final = 1.0
+# Flatpeak sends tariff.expiring 7 to 10 days before the contract ends; a contract that
+# now ends further out than this has been renewed.
+EXPIRING_HORIZON: Final = timedelta(days=14)
+
+
+class Problem(StrEnum):
+    """A tariff problem; the value is the binary sensor's key."""
+
+    TARIFF_EXPIRED = "tariff_expired"
+    TARIFF_FETCH_FAILED = "tariff_fetch_failed"
+    TARIFF_UPGRADE_AVAILABLE = "tariff_upgrade_available"
+    TARIFF_EXPIRING = "tariff_expiring"
+
+
+PROBLEM_BY_EVENT_TYPE: Final = {
+    "tariff.expired": Problem.TARIFF_EXPIRED,
+    "tariff.fetch.failed": Problem.TARIFF_FETCH_FAILED,
+    "tariff.connection.upgrade": Problem.TARIFF_UPGRADE_AVAILABLE,
+    "tariff.expiring": Problem.TARIFF_EXPIRING,
+}
+
+# Problems that need the user to act in Flatpeak get a Repairs issue.
+REPAIR_ISSUE_BY_PROBLEM: Final = {
+    Problem.TARIFF_EXPIRED: "tariff_expired",
+    Problem.TARIFF_FETCH_FAILED: "tariff_fetch_failed",
+    Problem.TARIFF_UPGRADE_AVAILABLE: "tariff_connection_upgrade",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveProblem:
+    """When a problem was raised, and by which event."""
+
+    since: datetime
+    event_id: str | None
+    tariff_id: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Serialise for storage and attributes."""
+        return {
+            "since": self.since.isoformat(),
+            "event_id": self.event_id,
+            "tariff_id": self.tariff_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ActiveProblem:
+        """Read back what `as_dict` stored."""
+        return cls(
+            since=dt_util.parse_datetime(data["since"]) or dt_util.utcnow(),
+            event_id=data.get("event_id"),
+            tariff_id=data.get("tariff_id"),
+        )
+
+
+def problem_resolved(
+    problem: Problem, active: ActiveProblem, status: LocationStatus, now: datetime
+) -> bool:
+    """Whether a location status shows that a problem is gone."""
+    tariff = status.commodity_import
+    if tariff is None:
+        return False
+    connected = tariff.status == TariffConnectionStatus.CONNECTED
+    match problem:
+        case Problem.TARIFF_FETCH_FAILED:
+            return connected
+        case Problem.TARIFF_UPGRADE_AVAILABLE:
+            return connected and tariff.connection_type == "DIRECT"
+        case Problem.TARIFF_EXPIRED:
+            return connected and _contract_ends_after(tariff, now)
+        case Problem.TARIFF_EXPIRING:  # pragma: no branch  (the match is exhaustive)
+            return connected and (
+                _other_tariff(tariff, active)
+                or _contract_ends_after(tariff, now + EXPIRING_HORIZON)
+            )
+
+
+def _contract_ends_after(tariff: TariffSlotStatus, moment: datetime) -> bool:
+    end = tariff.tariff.contract_end_date if tariff.tariff else None
+    return end is None or end > moment
+
+
+def _other_tariff(tariff: TariffSlotStatus, active: ActiveProblem) -> bool:
+    current = tariff.tariff.id if tariff.tariff else None
+    return bool(active.tariff_id and current and current != active.tariff_id)
+
+
+class ProblemTracker:
+    """Active problems of one config entry's locations, persisted and mirrored in Repairs."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        location_name: Callable[[str], str],
+    ) -> None:
+        """Prepare; call `async_load` before use."""
+        self._hass = hass
+        self._entry_id = entry_id
+        self._location_name = location_name
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.problems"
+        )
+        self._problems: dict[str, dict[Problem, ActiveProblem]] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    async def async_load(self) -> None:
+        """Restore the problems that were active before the restart."""
+        stored = await self._store.async_load() or {}
+        for location_id, problems in stored.get("problems", {}).items():
+            self._problems[location_id] = {
+                Problem(key): ActiveProblem.from_dict(value)
+                for key, value in problems.items()
+                if key in Problem.__members__.values()
+            }
+
+    def active(self, location_id: str, problem: Problem) -> ActiveProblem | None:
+        """Return the problem if it is active for the location."""
+        return self._problems.get(location_id, {}).get(problem)
+
+    def locations(self) -> list[str]:
+        """Return the locations that have any active problem."""
+        return [loc for loc, problems in self._problems.items() if problems]
+
+    @callback
+    def async_add_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
+        """Call `listener` whenever a problem is raised or cleared."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    @callback
+    def async_raise(self, location_id: str, problem: Problem, event: Event) -> None:
+        """Mark a problem active because of an event."""
+        self._problems.setdefault(location_id, {})[problem] = ActiveProblem(
+            since=event.time_created or dt_util.utcnow(),
+            event_id=event.id,
+            tariff_id=event.tariff_id,
+        )
+        self._sync_repair(location_id, problem)
+        self._changed()
+
+    @callback
+    def async_clear(self, location_id: str, problem: Problem) -> None:
+        """Mark a problem resolved."""
+        if self._problems.get(location_id, {}).pop(problem, None) is None:
+            return
+        LOGGER.info("Flatpeak %s resolved for %s", problem, location_id)
+        self._sync_repair(location_id, problem)
+        self._changed()
+
+    @callback
+    def async_reconcile(
+        self, location_id: str, status: LocationStatus, fetched_at: datetime
+    ) -> None:
+        """Clear the problems a status read after they were raised shows are gone."""
+        for problem, active in list(self._problems.get(location_id, {}).items()):
+            if fetched_at > active.since and problem_resolved(
+                problem, active, status, fetched_at
+            ):
+                self.async_clear(location_id, problem)
+
+    @callback
+    def async_forget_location(self, location_id: str) -> None:
+        """Drop a deleted location's problems and Repairs."""
+        for problem in list(self._problems.get(location_id, {})):
+            self.async_clear(location_id, problem)
+        self._problems.pop(location_id, None)
+
+    @callback
+    def async_sync_repairs(self) -> None:
+        """Make Repairs show exactly the active problems (after a restart)."""
+        for location_id, problems in self._problems.items():
+            for problem in problems:
+                self._sync_repair(location_id, problem)
+
+    def _sync_repair(self, location_id: str, problem: Problem) -> None:
+        translation_key = REPAIR_ISSUE_BY_PROBLEM.get(problem)
+        if translation_key is None:
+            return
+        issue_id = repair_issue_id(location_id, problem)
+        if self.active(location_id, problem) is None:
+            ir.async_delete_issue(self._hass, DOMAIN, issue_id)
+            return
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=translation_key,
+            translation_placeholders={
+                "location": self._location_name(location_id),
+                "dashboard_url": FLATPEAK_DASHBOARD_URL,
+            },
+            data={
+                "entry_id": self._entry_id,
+                "location_id": location_id,
+                "problem": str(problem),
+            },
+        )
+
+    def _changed(self) -> None:
+        self._store.async_delay_save(self._as_stored, SAVE_DELAY)
+        for listener in list(self._listeners):
+            listener()
+
+    def _as_stored(self) -> dict[str, Any]:
+        return {
+            "problems": {
+                location_id: {
+                    str(problem): active.as_dict()
+                    for problem, active in problems.items()
+                }
+                for location_id, problems in self._problems.items()
+                if problems
+            }
+        }
+
+    async def async_flush(self) -> None:
+        """Write the state now (on unload), not after the save delay."""
+        await self._store.async_save(self._as_stored())
+
+    async def async_remove(self) -> None:
+        """Delete the stored state when the entry is removed."""
+        await self._store.async_remove()
+
+
+def repair_issue_id(location_id: str, problem: Problem) -> str:
+    """Return the Repairs issue id for a location's problem."""
+    return f"{REPAIR_ISSUE_BY_PROBLEM[problem]}_{location_id}"

@@ -1,0 +1,69 @@
+"""Runtime objects of a config entry and how platforms learn about its locations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import (
+    async_dispatcher_connect,
+    async_dispatcher_send,
+)
+
+from .const import DOMAIN
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .api.client import FlatpeakClient
+    from .api.webhook import SignatureVerifier
+    from .coordinator import FlatpeakLocationCoordinator
+    from .event_log import EventLog
+    from .events import EventDispatcher
+    from .problems import ProblemTracker
+
+
+@dataclass(slots=True, kw_only=True)
+class FlatpeakRuntimeData:
+    """Everything a loaded entry runs on."""
+
+    client: FlatpeakClient
+    coordinators: dict[str, FlatpeakLocationCoordinator] = field(default_factory=dict)
+    problems: ProblemTracker
+    event_log: EventLog
+    verifier: SignatureVerifier
+    dispatcher: EventDispatcher | None = None
+
+
+type FlatpeakConfigEntry = ConfigEntry[FlatpeakRuntimeData]
+
+
+def _location_added_signal(entry: FlatpeakConfigEntry) -> str:
+    return f"{DOMAIN}_{entry.entry_id}_location_added"
+
+
+@callback
+def async_on_each_location(
+    hass: HomeAssistant,
+    entry: FlatpeakConfigEntry,
+    add: Callable[[FlatpeakLocationCoordinator], None],
+) -> None:
+    """Call `add` for every location now and for each one added while loaded."""
+    for coordinator in entry.runtime_data.coordinators.values():
+        add(coordinator)
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, _location_added_signal(entry), add)
+    )
+
+
+@callback
+def async_announce_location(
+    hass: HomeAssistant,
+    entry: FlatpeakConfigEntry,
+    coordinator: FlatpeakLocationCoordinator,
+) -> None:
+    """Tell the platforms that a location was added while the entry is loaded."""
+    entry.runtime_data.coordinators[coordinator.location_id] = coordinator
+    async_dispatcher_send(hass, _location_added_signal(entry), coordinator)

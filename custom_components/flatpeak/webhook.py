@@ -1,0 +1,151 @@
+"""The entry's webhook: registration, the delivery handler, and start-up catch-up."""
+
+from __future__ import annotations
+
+import asyncio
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Final
+
+from aiohttp import web
+from homeassistant.components import webhook
+
+from .api.exceptions import (
+    FlatpeakError,
+    FlatpeakTimeoutError,
+    WebhookKeyUnavailableError,
+    WebhookPayloadError,
+    WebhookSignatureError,
+)
+from .api.webhook import SignatureHeaders, parse_event
+from .const import CONF_REQUIRE_SIGNED_WEBHOOKS, CONF_WEBHOOK_ID, DOMAIN, LOGGER
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from homeassistant.core import HomeAssistant
+
+    from .api.client import FlatpeakClient
+    from .api.models import JsonWebKey
+    from .runtime import FlatpeakConfigEntry
+
+# Contract: larger deliveries are refused with 413. Flatpeak's events are a few KiB.
+MAX_BODY_BYTES: Final = 1024 * 1024
+# Flatpeak gives up on a delivery after 10 s; fetching the signing keys must fit well within.
+JWKS_TIMEOUT: Final = 5.0
+
+
+def jwks_fetcher(
+    client: FlatpeakClient,
+) -> Callable[[], Awaitable[list[JsonWebKey]]]:
+    """Return a JWKS fetch bounded so a delivery is answered in time."""
+
+    async def fetch() -> list[JsonWebKey]:
+        try:
+            async with asyncio.timeout(JWKS_TIMEOUT):
+                return await client.get_jwks()
+        except TimeoutError as err:
+            raise FlatpeakTimeoutError("fetching the signing keys timed out") from err
+
+    return fetch
+
+
+def _response(status: HTTPStatus, message: str) -> web.Response:
+    return web.json_response({"message": message}, status=status)
+
+
+async def _read_limited(request: web.Request) -> bytes | None:
+    """Read the body, or None once it exceeds the limit (without reading it all)."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def async_register_webhook(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
+    """Receive the entry's deliveries until it is unloaded."""
+    webhook_id: str = entry.data[CONF_WEBHOOK_ID]
+
+    async def handle(
+        hass: HomeAssistant, webhook_id: str, request: web.Request
+    ) -> web.Response:
+        return await _async_handle(entry, request)
+
+    webhook.async_register(
+        hass,
+        DOMAIN,
+        f"Flatpeak ({entry.title})",
+        webhook_id,
+        handle,
+        allowed_methods=["POST"],
+    )
+    entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
+
+
+async def _async_handle(
+    entry: FlatpeakConfigEntry, request: web.Request
+) -> web.Response:
+    """Verify and apply one delivery; the status code tells Flatpeak whether to retry."""
+    body = await _read_limited(request)
+    if body is None:
+        return _response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
+    if refusal := await _check_signature(entry, request, body):
+        return refusal
+    try:
+        event = parse_event(body)
+    except WebhookPayloadError as err:
+        LOGGER.warning("Refused a Flatpeak delivery: %s", err)
+        return _response(HTTPStatus.BAD_REQUEST, str(err))
+    dispatcher = entry.runtime_data.dispatcher
+    if dispatcher is None:
+        return _response(HTTPStatus.SERVICE_UNAVAILABLE, "starting")
+    return _response(HTTPStatus.OK, dispatcher.async_apply(event))
+
+
+async def _check_signature(
+    entry: FlatpeakConfigEntry, request: web.Request, body: bytes
+) -> web.Response | None:
+    """Return the refusal for a delivery whose signature does not hold, else None."""
+    signature = SignatureHeaders.from_headers(request.headers)
+    if signature is None:
+        if entry.options.get(CONF_REQUIRE_SIGNED_WEBHOOKS, False):
+            LOGGER.warning("Refused an unsigned Flatpeak delivery: signing is required")
+            return _response(HTTPStatus.UNAUTHORIZED, "signature required")
+        return None
+    try:
+        await entry.runtime_data.verifier.verify(signature, body)
+    except WebhookKeyUnavailableError as err:
+        # Our fault, not the sender's: answer so that Flatpeak delivers it again.
+        LOGGER.warning("Cannot check a Flatpeak delivery now, asking to retry: %s", err)
+        return _response(HTTPStatus.SERVICE_UNAVAILABLE, "signing keys unavailable")
+    except WebhookSignatureError as err:
+        LOGGER.warning("Refused a Flatpeak delivery: %s", err)
+        return _response(HTTPStatus.UNAUTHORIZED, "invalid signature")
+    return None
+
+
+async def async_catch_up(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
+    """Apply, oldest first, the events Flatpeak created while Home Assistant was down."""
+    runtime = entry.runtime_data
+    dispatcher = runtime.dispatcher
+    if dispatcher is None:
+        return
+    try:
+        if runtime.event_log.last_event_id is None:
+            # Nothing applied yet: later catch-ups start from the newest event now.
+            page = await runtime.client.list_events(limit=1)
+            if page.events:
+                runtime.event_log.start_from(page.events[0].id)
+            return
+        missed = await runtime.client.list_events_after(runtime.event_log.last_event_id)
+    except FlatpeakError as err:
+        LOGGER.warning("Could not catch up on Flatpeak events: %s", err)
+        return
+    applied = [event for event in missed if dispatcher.async_apply(event) == "applied"]
+    if applied:
+        LOGGER.info("Caught up on %d Flatpeak events", len(applied))

@@ -1,0 +1,492 @@
+"""Tests for webhook deliveries: status codes, verification, de-duplication, catch-up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import json
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from homeassistant.components import webhook
+from homeassistant.config_entries import ConfigEntryState
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    async_capture_events,
+    async_fire_time_changed,
+)
+
+from custom_components.flatpeak.const import (
+    CONF_FOLLOW_ALL_LOCATIONS,
+    CONF_REQUIRE_SIGNED_WEBHOOKS,
+    DOMAIN,
+)
+from custom_components.flatpeak.events import EVENT_FLATPEAK
+from tests.conftest import (
+    ACCOUNT_ID,
+    HOME_ID,
+    NOW,
+    WEBHOOK_ID,
+    WEBHOOK_PATH,
+    make_event,
+)
+from tests.simulator import SigningKey, WebhookSender
+
+if TYPE_CHECKING:
+    from aiohttp.test_utils import TestClient
+    from freezegun.api import FrozenDateTimeFactory
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers import device_registry as dr
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+    from tests.simulator import RunningSimulator
+
+EXPIRED_SENSOR = "binary_sensor.home_tariff_expired"
+
+
+def _signed_headers(
+    key: SigningKey, body: bytes, *, timestamp: int | None = None
+) -> dict[str, str]:
+    stamp = timestamp if timestamp is not None else int(NOW.timestamp())
+    return {
+        "Content-Type": "application/json",
+        "Flatpeak-Signature": key.sign(stamp, body),
+        "Flatpeak-Signature-Scheme": "v1",
+        "Flatpeak-Timestamp": str(stamp),
+        "Flatpeak-Key-ID": key.kid,
+        "Flatpeak-Version": "2025-09-14.anode",
+    }
+
+
+def _handlers(hass: HomeAssistant) -> dict[str, Any]:
+    return hass.data[webhook._HANDLERS]
+
+
+async def _require_signatures(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_REQUIRE_SIGNED_WEBHOOKS: True}
+    )
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_registered_post_only_and_unregistered_on_unload(
+    hass: HomeAssistant, webhook_client: TestClient, init_integration: MockConfigEntry
+) -> None:
+    """The webhook takes POST only and disappears when the entry unloads."""
+    assert WEBHOOK_ID in _handlers(hass)
+    for method in ("GET", "PUT", "DELETE"):
+        response = await webhook_client.request(method, WEBHOOK_PATH)
+        assert response.status == 405
+    await hass.config_entries.async_unload(init_integration.entry_id)
+    assert WEBHOOK_ID not in _handlers(hass)
+
+
+async def test_accepted_event(
+    hass: HomeAssistant, webhook_client: TestClient, init_integration: MockConfigEntry
+) -> None:
+    """A valid unsigned delivery is accepted (signing not required) and applied once."""
+    events = async_capture_events(hass, EVENT_FLATPEAK)
+    response = await webhook_client.post(
+        WEBHOOK_PATH, json=make_event("tariff.expired", event_id="evt_1")
+    )
+    assert response.status == 200
+    assert (await response.json())["message"] == "applied"
+    await hass.async_block_till_done()
+    assert len(events) == 1
+    assert hass.states.get(EXPIRED_SENSOR).state == "on"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"", 400),
+        (b"not json", 400),
+        (b"[1, 2, 3]", 400),
+        (b'"tariff.expired"', 400),
+        (b'{"type": "tariff.expired", "data": {}}', 400),
+        (b'{"id": "evt_1", "data": {}}', 400),
+        (b'{"id": "evt_1", "type": "tariff.expired"}', 400),
+        (b'{"id": 1, "type": "tariff.expired", "data": {}}', 400),
+        (b'{"id": "evt_1", "type": "tariff.expired", "data": "loc_1"}', 400),
+        (
+            b'{"id": "evt_1", "type": "tariff.expired", "data": {"location_id": 5}}',
+            400,
+        ),
+        (b"{" + b" " * (2 * 1024 * 1024) + b"}", 413),
+    ],
+    ids=[
+        "empty",
+        "not-json",
+        "json-array",
+        "json-string",
+        "no-id",
+        "no-type",
+        "no-data",
+        "id-not-string",
+        "data-not-object",
+        "location-id-not-string",
+        "2-MiB",
+    ],
+)
+async def test_malformed_deliveries_change_nothing(
+    hass: HomeAssistant,
+    webhook_client: TestClient,
+    init_integration: MockConfigEntry,
+    body: bytes,
+    status: int,
+) -> None:
+    """Malformed deliveries get their status code and leave every state as it was."""
+    events = async_capture_events(hass, EVENT_FLATPEAK)
+    states_before = {state.entity_id: state.state for state in hass.states.async_all()}
+    response = await webhook_client.post(
+        WEBHOOK_PATH, data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status == status
+    await hass.async_block_till_done()
+    assert events == []
+    assert {s.entity_id: s.state for s in hass.states.async_all()} == states_before
+    assert len(init_integration.runtime_data.event_log) == 0
+
+
+async def test_large_body_without_content_length(
+    hass: HomeAssistant, webhook_client: TestClient
+) -> None:
+    """A chunked body is cut off at the limit rather than read whole."""
+
+    async def chunks() -> Any:
+        for _ in range(40):
+            yield b" " * 65536
+
+    response = await webhook_client.post(WEBHOOK_PATH, data=chunks())
+    assert response.status == 413
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (
+            make_event("tariff.expired", event_id="evt_2", account_id="acc_other"),
+            "account",
+        ),
+        (make_event("tariff.expired", event_id="evt_3", live_mode=False), "mode"),
+    ],
+)
+async def test_not_ours_is_acknowledged_and_ignored(
+    hass: HomeAssistant,
+    webhook_client: TestClient,
+    init_integration: MockConfigEntry,
+    event: dict[str, Any],
+    reason: str,
+) -> None:
+    """Other accounts' and test-mode events get 200 (no retries) and change nothing."""
+    events = async_capture_events(hass, EVENT_FLATPEAK)
+    response = await webhook_client.post(WEBHOOK_PATH, json=event)
+    assert response.status == 200, reason
+    assert (await response.json())["message"] == "ignored"
+    await hass.async_block_till_done()
+    assert events == []
+    assert hass.states.get(EXPIRED_SENSOR).state == "off"  # type: ignore[union-attr]
+
+
+async def test_duplicate_applied_once_also_across_restart(
+    hass: HomeAssistant, webhook_client: TestClient, init_integration: MockConfigEntry
+) -> None:
+    """A redelivered event id is acknowledged and not applied again, even after a reload."""
+    events = async_capture_events(hass, EVENT_FLATPEAK)
+    event = make_event("tariff.fetch.failed", event_id="evt_dup")
+    for _ in range(3):
+        response = await webhook_client.post(WEBHOOK_PATH, json=event)
+        assert response.status == 200
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    response = await webhook_client.post(WEBHOOK_PATH, json=event)
+    assert (await response.json())["message"] == "duplicate"
+    await hass.async_block_till_done()
+    assert [e.data["event_id"] for e in events] == ["evt_dup"]
+
+
+async def test_signed_delivery_verified(
+    hass: HomeAssistant,
+    webhook_client: TestClient,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+) -> None:
+    """A delivery signed with Flatpeak's key is accepted; the keys are fetched once."""
+    await _require_signatures(hass, init_integration)
+    key = simulator.state.signing_key
+    for index in range(3):
+        body = json.dumps(
+            make_event("tariff.expired", event_id=f"evt_s{index}")
+        ).encode()
+        response = await webhook_client.post(
+            WEBHOOK_PATH, data=body, headers=_signed_headers(key, body)
+        )
+        assert response.status == 200
+    assert simulator.state.calls["jwks"] == 1
+
+
+def _bad_signature_cases() -> list[tuple[str, Any]]:
+    def tampered(key: SigningKey, body: bytes) -> dict[str, str]:
+        return _signed_headers(key, body.replace(b"evt_", b"evt_x"))
+
+    def wrong_key(key: SigningKey, body: bytes) -> dict[str, str]:
+        other = SigningKey.generate(kid=key.kid)
+        return _signed_headers(other, body)
+
+    def unknown_kid(key: SigningKey, body: bytes) -> dict[str, str]:
+        return _signed_headers(SigningKey.generate(kid="wsk_live_unknown"), body)
+
+    def stale(key: SigningKey, body: bytes) -> dict[str, str]:
+        return _signed_headers(key, body, timestamp=int(NOW.timestamp()) - 301)
+
+    def unsigned(_key: SigningKey, _body: bytes) -> dict[str, str]:
+        return {"Content-Type": "application/json"}
+
+    def signature_none(_key: SigningKey, _body: bytes) -> dict[str, str]:
+        return {"Content-Type": "application/json", "Flatpeak-Signature": "none"}
+
+    def garbage(key: SigningKey, body: bytes) -> dict[str, str]:
+        return _signed_headers(key, body) | {"Flatpeak-Signature": "v1=@@@"}
+
+    return [
+        ("tampered-body", tampered),
+        ("wrong-key", wrong_key),
+        ("unknown-kid", unknown_kid),
+        ("stale-timestamp", stale),
+        ("absent", unsigned),
+        ("none", signature_none),
+        ("not-base64", garbage),
+    ]
+
+
+@pytest.mark.parametrize(
+    "make_headers",
+    [case for _, case in _bad_signature_cases()],
+    ids=[name for name, _ in _bad_signature_cases()],
+)
+async def test_bad_signatures_refused(
+    hass: HomeAssistant,
+    webhook_client: TestClient,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    make_headers: Any,
+) -> None:
+    """With signing required, every bad or missing signature gets 401 and no effect."""
+    await _require_signatures(hass, init_integration)
+    events = async_capture_events(hass, EVENT_FLATPEAK)
+    body = json.dumps(make_event("tariff.expired", event_id="evt_bad")).encode()
+    response = await webhook_client.post(
+        WEBHOOK_PATH, data=body, headers=make_headers(simulator.state.signing_key, body)
+    )
+    assert response.status == 401
+    await hass.async_block_till_done()
+    assert events == []
+    assert hass.states.get(EXPIRED_SENSOR).state == "off"  # type: ignore[union-attr]
+    assert "evt_bad" not in init_integration.runtime_data.event_log
+
+
+async def test_signature_checked_even_when_not_required(
+    hass: HomeAssistant,
+    webhook_client: TestClient,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+) -> None:
+    """A signature that is present must verify, whatever the setting."""
+    body = json.dumps(make_event("tariff.expired", event_id="evt_forged")).encode()
+    forged = _signed_headers(
+        SigningKey.generate(kid=simulator.state.signing_key.kid), body
+    )
+    response = await webhook_client.post(WEBHOOK_PATH, data=body, headers=forged)
+    assert response.status == 401
+
+
+async def test_jwks_unreachable_asks_for_retry_and_loses_nothing(
+    hass: HomeAssistant,
+    webhook_client: TestClient,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+) -> None:
+    """Keys that cannot be fetched give 503, so Flatpeak retries; the retry is applied."""
+    await _require_signatures(hass, init_integration)
+    events = async_capture_events(hass, EVENT_FLATPEAK)
+    simulator.state.inject_fault("jwks", status=502)
+    body = json.dumps(make_event("tariff.expired", event_id="evt_later")).encode()
+    headers = _signed_headers(simulator.state.signing_key, body)
+    response = await webhook_client.post(WEBHOOK_PATH, data=body, headers=headers)
+    assert response.status == 503
+    await hass.async_block_till_done()
+    assert events == []
+    response = await webhook_client.post(WEBHOOK_PATH, data=body, headers=headers)
+    assert response.status == 200
+    await hass.async_block_till_done()
+    assert len(events) == 1
+
+
+async def test_sender_retries_after_5xx_and_event_applied_once(
+    hass: HomeAssistant,
+    webhook_client: TestClient,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+) -> None:
+    """The simulator's sender, signing for real, retries after our 503 and succeeds."""
+    await _require_signatures(hass, init_integration)
+    events = async_capture_events(hass, EVENT_FLATPEAK)
+    simulator.state.inject_fault("jwks", status=500)
+    event = simulator.state.make_tariff_event("tariff.expired", HOME_ID)
+    delays: list[float] = []
+
+    async def record_sleep(delay: float) -> None:
+        delays.append(delay)
+
+    async with aiohttp.ClientSession() as session:
+        sender = WebhookSender(simulator.state, session, sleep=record_sleep)
+        result = await sender.deliver(str(webhook_client.make_url(WEBHOOK_PATH)), event)
+    assert result.delivered
+    assert result.attempts == [503, 200]
+    assert delays == [30]  # Flatpeak's schedule: immediately, then after 30 s
+    await hass.async_block_till_done()
+    assert [e.data["event_id"] for e in events] == [event["id"]]
+    assert hass.states.get(EXPIRED_SENSOR).state == "on"  # type: ignore[union-attr]
+
+
+async def test_location_update_burst_costs_at_most_two_fetches(
+    hass: HomeAssistant,
+    webhook_client: TestClient,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Fifty location.update deliveries in a burst refresh the prices at most twice."""
+    before = simulator.state.calls_for("prices", HOME_ID)
+    for index in range(50):
+        response = await webhook_client.post(
+            WEBHOOK_PATH,
+            json=make_event("location.update", event_id=f"evt_u{index:02}"),
+        )
+        assert response.status == 200
+    await hass.async_block_till_done(wait_background_tasks=True)
+    freezer.tick(timedelta(seconds=15))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    fetches = simulator.state.calls_for("prices", HOME_ID) - before
+    assert 1 <= fetches <= 2
+
+
+async def test_catch_up_after_downtime(
+    hass: HomeAssistant,
+    webhook_client: TestClient,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+) -> None:
+    """Events created while Home Assistant was down are applied at start, oldest first."""
+    state = simulator.state
+    seen = state.make_tariff_event("tariff.expiring", HOME_ID)
+    await webhook_client.post(WEBHOOK_PATH, json=seen)
+    await hass.config_entries.async_unload(init_integration.entry_id)
+
+    missed = [
+        state.make_tariff_event("tariff.fetch.failed", HOME_ID),
+        state.make_location_update(HOME_ID),
+        state.make_tariff_event("tariff.expired", HOME_ID),
+    ]
+    events = async_capture_events(hass, EVENT_FLATPEAK)
+    await hass.config_entries.async_setup(init_integration.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [e.data["event_id"] for e in events] == [e["id"] for e in missed]
+    assert hass.states.get(EXPIRED_SENSOR).state == "on"  # type: ignore[union-attr]
+
+    # The same events delivered late by webhook are duplicates now.
+    response = await webhook_client.post(WEBHOOK_PATH, json=missed[0])
+    assert (await response.json())["message"] == "duplicate"
+
+
+async def test_first_start_catches_up_from_now(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+) -> None:
+    """A new entry does not replay history; it starts from the newest event."""
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert (
+        init_integration.runtime_data.event_log.last_event_id is None
+    )  # no events yet
+
+    old = simulator.state.make_tariff_event("tariff.expired", HOME_ID)
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert init_integration.runtime_data.event_log.last_event_id == old["id"]
+    assert hass.states.get(EXPIRED_SENSOR).state == "off"  # type: ignore[union-attr]
+
+
+async def test_catch_up_failure_is_logged_not_fatal(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """If the events cannot be listed, the entry still loads and says so."""
+    simulator.state.inject_fault("events", status=503, times=None)
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert "Could not catch up on Flatpeak events" in caplog.text
+
+
+async def test_new_and_deleted_locations(
+    hass: HomeAssistant,
+    webhook_client: TestClient,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """Following all locations, connect_session.complete adds one; location.delete removes it."""
+    hass.config_entries.async_update_entry(
+        init_integration,
+        options={**init_integration.options, CONF_FOLLOW_ALL_LOCATIONS: True},
+    )
+    state = simulator.state
+    state.add_location(ACCOUNT_ID, "loc_cabin", reference_id="Cabin")
+    state.set_status("loc_cabin")
+    state.set_price_pattern("loc_cabin", lambda _start: (0.2, 1.0))
+    response = await webhook_client.post(
+        WEBHOOK_PATH, json=state.make_connect_session_complete("loc_cabin")
+    )
+    assert response.status == 200
+    await hass.async_block_till_done(wait_background_tasks=True)
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, "loc_cabin"), init_integration.entry_id
+    )
+    assert device is not None
+    assert device.name == "Cabin"
+    assert hass.states.get("sensor.cabin_current_price").state == "0.2"  # type: ignore[union-attr]
+    assert hass.states.get("binary_sensor.cabin_tariff_expired").state == "off"  # type: ignore[union-attr]
+
+    response = await webhook_client.post(
+        WEBHOOK_PATH,
+        json=make_event("location.delete", event_id="evt_del", location_id="loc_cabin"),
+    )
+    assert response.status == 200
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert (
+        device_registry.async_get_device_by_identifier(
+            (DOMAIN, "loc_cabin"), init_integration.entry_id
+        )
+        is None
+    )
+    assert "loc_cabin" not in init_integration.runtime_data.coordinators
+    assert hass.states.get("sensor.cabin_current_price") is None
+
+
+async def test_deleted_selected_location_leaves_options(
+    hass: HomeAssistant,
+    webhook_client: TestClient,
+    init_integration: MockConfigEntry,
+) -> None:
+    """Deleting a selected location removes it from the entry's selection too."""
+    response = await webhook_client.post(
+        WEBHOOK_PATH, json=make_event("location.delete", event_id="evt_del_home")
+    )
+    assert response.status == 200
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert init_integration.options["locations"] == []
+    assert HOME_ID not in init_integration.runtime_data.coordinators
