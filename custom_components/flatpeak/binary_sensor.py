@@ -33,31 +33,17 @@ class FlatpeakProblemDescription(BinarySensorEntityDescription):
     problem: Problem
 
 
-PROBLEM_SENSORS: tuple[FlatpeakProblemDescription, ...] = (
+PROBLEM_SENSORS: tuple[FlatpeakProblemDescription, ...] = tuple(
     FlatpeakProblemDescription(
-        key=Problem.TARIFF_EXPIRED,
-        translation_key=Problem.TARIFF_EXPIRED,
-        device_class=BinarySensorDeviceClass.PROBLEM,
-        problem=Problem.TARIFF_EXPIRED,
-    ),
-    FlatpeakProblemDescription(
-        key=Problem.TARIFF_FETCH_FAILED,
-        translation_key=Problem.TARIFF_FETCH_FAILED,
-        device_class=BinarySensorDeviceClass.PROBLEM,
-        problem=Problem.TARIFF_FETCH_FAILED,
-    ),
-    FlatpeakProblemDescription(
-        key=Problem.TARIFF_UPGRADE_AVAILABLE,
-        translation_key=Problem.TARIFF_UPGRADE_AVAILABLE,
-        device_class=BinarySensorDeviceClass.UPDATE,
-        problem=Problem.TARIFF_UPGRADE_AVAILABLE,
-    ),
-    FlatpeakProblemDescription(
-        key=Problem.TARIFF_EXPIRING,
-        translation_key=Problem.TARIFF_EXPIRING,
-        device_class=BinarySensorDeviceClass.PROBLEM,
-        problem=Problem.TARIFF_EXPIRING,
-    ),
+        key=problem, translation_key=problem, device_class=device_class, problem=problem
+    )
+    for problem, device_class in (
+        (Problem.TARIFF_EXPIRED, BinarySensorDeviceClass.PROBLEM),
+        (Problem.TARIFF_FETCH_FAILED, BinarySensorDeviceClass.PROBLEM),
+        # Not a fault: a better connection is on offer.
+        (Problem.TARIFF_UPGRADE_AVAILABLE, BinarySensorDeviceClass.UPDATE),
+        (Problem.TARIFF_EXPIRING, BinarySensorDeviceClass.PROBLEM),
+    )
 )
 
 

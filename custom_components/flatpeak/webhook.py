@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 from homeassistant.components import webhook
+from homeassistant.util import dt as dt_util
 
 from .api.exceptions import (
     FlatpeakError,
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES: Final = 1024 * 1024
 # Flatpeak gives up on a delivery after 10 s; fetching the signing keys must fit well within.
 JWKS_TIMEOUT: Final = 5.0
+# Flatpeak retries a delivery for about 43 hours (now, 30 s, 1 h, 6 h, 12 h, 24 h).
+FLATPEAK_RETRY_WINDOW: Final = timedelta(hours=48)
 
 
 def jwks_fetcher(
@@ -142,7 +146,12 @@ async def async_catch_up(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> Non
             if page.events:
                 runtime.event_log.start_from(page.events[0].id)
             return
-        missed = await runtime.client.list_events_after(runtime.event_log.last_event_id)
+        # Also look back over Flatpeak's retry window: an event we asked to be resent
+        # (503) may have been retried while we were down, behind newer applied events.
+        missed = await runtime.client.list_recent_events(
+            after_id=runtime.event_log.last_event_id,
+            created_since=dt_util.utcnow() - FLATPEAK_RETRY_WINDOW,
+        )
     except FlatpeakError as err:
         LOGGER.warning("Could not catch up on Flatpeak events: %s", err)
         return

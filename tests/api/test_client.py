@@ -413,10 +413,17 @@ async def test_events_filters_and_catch_up(
     assert {event.type for event in expired.events} == {"tariff.expired"}
     assert (await client.list_events(object_id="loc_nowhere")).events == ()
 
-    newer = await client.list_events_after(ids[20])
+    newer = await client.list_recent_events(after_id=ids[20])
     assert [event.id for event in newer] == ids[21:]
-    assert await client.list_events_after(ids[-1]) == []
-    assert len(await client.list_events_after(ids[0], max_events=50)) == 50
+    assert await client.list_recent_events(after_id=ids[-1]) == []
+    assert [
+        e.id for e in await client.list_recent_events(after_id=ids[0], max_events=50)
+    ] == ids[-50:]
+    # Looking back in time reaches behind the newest id, for retried deliveries.
+    recent = await client.list_recent_events(
+        after_id=ids[-1], created_since=datetime(2000, 1, 1, tzinfo=UTC)
+    )
+    assert [event.id for event in recent] == ids
 
     event = await client.get_event(ids[3])
     assert event.location_id == "loc_home"

@@ -343,28 +343,41 @@ class FlatpeakClient:
             events=tuple(Event.from_dict(item) for item in items), has_more=has_more
         )
 
-    async def list_events_after(
-        self, event_id: str, *, max_events: int = 1000
+    async def list_recent_events(
+        self,
+        *,
+        after_id: str | None = None,
+        created_since: datetime | None = None,
+        max_events: int = 1000,
     ) -> list[Event]:
-        """Return the events newer than `event_id`, oldest first (at most `max_events`).
+        """Return, oldest first, the events newer than `after_id` or created since then.
 
-        With `ending_before` each page holds the events just newer than the cursor,
-        newest first, so walking pages towards the present and reversing each one
-        yields the events in the order they happened.
+        Pages are read newest first (with `starting_after`) until an event is older
+        than both bounds; Flatpeak's ids start with their creation time, so the order
+        of ids is the order of creation. At most `max_events` newest events are kept.
         """
-        newer: dict[str, Event] = {}
-        cursor = event_id
-        while len(newer) < max_events:
-            page = await self.list_events(ending_before=cursor)
-            newer |= {
-                event.id: event
-                for event in reversed(page.events)
-                if event.id not in newer
-            }
+
+        def wanted(event: Event) -> bool:
+            if after_id is None or event.id > after_id:
+                return True
+            return (
+                created_since is not None
+                and event.time_created is not None
+                and event.time_created >= created_since
+            )
+
+        found: dict[str, Event] = {}
+        cursor: str | None = None
+        while len(found) < max_events:
+            page = await self.list_events(starting_after=cursor)
+            for event in page.events:
+                if not wanted(event):
+                    return list(reversed(found.values()))
+                found.setdefault(event.id, event)
             if not page.has_more or not page.events:
                 break
-            cursor = page.events[0].id
-        return list(newer.values())[:max_events]
+            cursor = page.events[-1].id
+        return list(reversed(found.values()))[-max_events:]
 
     async def get_event(self, event_id: str) -> Event:
         """Return one event."""

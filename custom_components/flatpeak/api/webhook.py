@@ -41,6 +41,8 @@ UNSIGNED: Final = "none"
 # Deliveries signed longer ago than this are refused as possible replays.
 DEFAULT_TOLERANCE: Final = 300.0
 PSS_SALT_LENGTH: Final = 32
+# Unix seconds have 10 digits until the year 2286; anything much longer is not a time.
+MAX_TIMESTAMP_DIGITS: Final = 12
 # A flood of deliveries naming unknown key ids must not turn into a flood of JWKS fetches.
 UNKNOWN_KID_REFETCH_INTERVAL: Final = 60.0
 
@@ -120,9 +122,16 @@ def check_signature_headers(
         raise WebhookSignatureError(f"unsupported signature scheme {headers.scheme}")
     if not headers.key_id:
         raise WebhookSignatureError("the signature has no key id")
-    if not headers.timestamp or not headers.timestamp.isdigit():
+    timestamp = headers.timestamp
+    # ASCII digits (str.isdigit also takes "²"), no longer than a Unix time needs:
+    # int() refuses very long digit strings and a huge int does not convert to float.
+    if (
+        not timestamp
+        or not (timestamp.isascii() and timestamp.isdigit())
+        or len(timestamp) > MAX_TIMESTAMP_DIGITS
+    ):
         raise WebhookSignatureError("the signature has no valid timestamp")
-    age = now - int(headers.timestamp)
+    age = now - int(timestamp)
     if abs(age) > tolerance:
         raise WebhookSignatureError(
             f"the signature's timestamp is {age:.0f} s off (tolerance {tolerance:g} s)"
@@ -131,7 +140,7 @@ def check_signature_headers(
         signature = _b64url_decode(encoded)
     except (binascii.Error, ValueError) as err:
         raise WebhookSignatureError("the signature is not base64url") from err
-    return headers.key_id, signature, headers.timestamp
+    return headers.key_id, signature, timestamp
 
 
 def verify_signature(
