@@ -23,21 +23,34 @@ fi
 # repository root. Without a native python3.14 the command runs in the Debian sid root,
 # in a private mount namespace so no bind mount outlives the command.
 in_env() {
+  (in_env_exec "$@")
+}
+
+# The same, replacing the current (sub)shell, so that `(in_env_exec cmd) &` gives the PID
+# of the command itself: stopping it stops the command, not only a wrapper shell.
+in_env_exec() {
   local path="$VENV_VISIBLE_DIR/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
   if [ -z "$USE_CHROOT" ]; then
-    (cd "$REPO_ROOT" && PATH="$VENV_VISIBLE_DIR/bin:$PATH" VIRTUAL_ENV="$VENV_VISIBLE_DIR" "$@")
-    return
+    cd "$REPO_ROOT"
+    PATH="$VENV_VISIBLE_DIR/bin:$PATH" VIRTUAL_ENV="$VENV_VISIBLE_DIR" exec "$@"
   fi
-  unshare --mount --propagation private -- /bin/bash -euc '
+  exec unshare --mount --propagation private -- /bin/bash -euc '
     root=$1; repo=$2; path=$3; venv=$4; shift 4
     mount --rbind /proc "$root/proc"
     mount --rbind /dev "$root/dev"
     mount --rbind /sys "$root/sys"
     mkdir -p "$root$repo"
     mount --bind "$repo" "$root$repo"
+    # Shared /tmp: temporary Home Assistant configs and test files are the same paths
+    # inside and outside.
+    mount --bind /tmp "$root/tmp"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # The project'"'"'s own settings (FLATPEAK_*) pass into the root; the rest of the
+    # host'"'"'s environment stays outside.
+    own=()
+    while IFS= read -r line; do own+=("$line"); done < <(env | grep "^FLATPEAK_" || true)
     exec chroot "$root" /usr/bin/env -i PATH="$path" HOME=/root LANG=C.UTF-8 \
-      VIRTUAL_ENV="$venv" TERM="${TERM:-dumb}" CI="${CI:-}" \
+      VIRTUAL_ENV="$venv" TERM="${TERM:-dumb}" CI="${CI:-}" "${own[@]}" \
       /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$repo" "$@"
   ' _ "$SID_ROOT" "$REPO_ROOT" "$path" "$VENV_VISIBLE_DIR" "$@"
 }

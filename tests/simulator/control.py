@@ -107,6 +107,17 @@ class _Control:
         )
         return _OK
 
+    async def prices(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Serve one flat price (confidence 1) for a location from now on."""
+        value = float(body["value"])
+        self.state.set_price_pattern(
+            body["location_id"],
+            lambda _start: (value, 1.0),
+            slot_minutes=int(body.get("slot_minutes", 30)),
+            direction=body.get("direction", "IMPORT"),
+        )
+        return _OK
+
     async def status(self, body: dict[str, Any]) -> dict[str, Any]:
         """Set a tariff slot's status; the arguments are those of `set_status`."""
         kwargs: dict[str, Any] = {
@@ -119,6 +130,30 @@ class _Control:
         return self.state.set_status(
             body["location_id"], body.get("direction", "import"), **kwargs
         )
+
+    async def revoke_key(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Delete an API key, as a user would in the Flatpeak dashboard."""
+        self.state.revoke_key(body["api_key"])
+        return _OK
+
+    async def add_api_key(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create an API key for an account."""
+        self.state.add_api_key(body["account_id"], body["api_key"])
+        return _OK
+
+    async def account(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Seed an account with `count` locations with half-hourly prices (benchmarks)."""
+        self.state.add_account(body["account_id"], body["api_keys"])
+        value = float(body.get("price", 0.2))
+        ids = []
+        for index in range(int(body.get("count", 1))):
+            location = self.state.add_location(
+                body["account_id"], reference_id=f"Site {index + 1}"
+            )
+            self.state.set_status(location["id"])
+            self.state.set_price_pattern(location["id"], lambda _start: (value, 1.0))
+            ids.append(location["id"])
+        return {"location_ids": ids}
 
     async def expire_tokens(self, _body: dict[str, Any]) -> dict[str, Any]:
         """Invalidate every bearer token."""
@@ -138,8 +173,12 @@ _ROUTES = {
     "calls": "GET",
     "reset_calls": "POST",
     "prices_error": "POST",
+    "prices": "POST",
     "status": "POST",
     "expire_tokens": "POST",
+    "revoke_key": "POST",
+    "add_api_key": "POST",
+    "account": "POST",
     "rotate_key": "POST",
 }
 

@@ -1,0 +1,506 @@
+"""Drive real processes: the Flatpeak simulator and a real Home Assistant, over HTTP.
+
+Used by the end-to-end tests and by `scripts/develop` (`python -m tests.e2e.harness`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+import json
+import os
+from pathlib import Path
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Self
+
+import aiohttp
+
+from tests.simulator.demo import DEMO_ACCOUNT_ID, DEMO_LIVE_KEY
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INTEGRATION_DIR = REPO_ROOT / "custom_components" / "flatpeak"
+CONFIGURATION = REPO_ROOT / "config" / "configuration.yaml"
+USERNAME = "demo"
+PASSWORD = "flatpeak-demo"
+READY_TIMEOUT = 120.0
+
+
+def free_port() -> int:
+    """Return a loopback port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def wait_for_http(url: str, timeout: float = READY_TIMEOUT) -> None:
+    """Wait until something answers HTTP at `url`."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url, allow_redirects=False) as response:
+                    if response.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                msg = f"nothing answered at {url} within {timeout:g} s"
+                raise TimeoutError(msg)
+            await asyncio.sleep(0.2)
+
+
+@dataclass
+class Process:
+    """A child process with its output in a log file."""
+
+    args: Sequence[str]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the process in its own process group."""
+        log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(  # noqa: S603 - our own fixed commands
+            self.args,
+            cwd=REPO_ROOT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the process to stop (SIGTERM), then insist."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout)
+
+    def log_tail(self, lines: int = 60) -> str:
+        """Return the end of the log, for failure messages."""
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(
+            self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        )
+
+
+class Simulator:
+    """The Flatpeak simulator as its own process, driven through its `/_sim` API."""
+
+    def __init__(self, work_dir: Path, port: int | None = None) -> None:
+        """Prepare to serve the demo account on a port."""
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = Process(
+            [
+                sys.executable,
+                "-m",
+                "tests.simulator",
+                "serve",
+                "--port",
+                str(self.port),
+            ],
+            work_dir / "simulator.log",
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        """Start and wait until it answers."""
+        self.process.start()
+        await wait_for_http(f"{self.url}/jwks.json", timeout=30)
+        self._session = aiohttp.ClientSession()
+
+    async def stop(self) -> None:
+        """Stop it."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self.process.stop()
+
+    async def control(self, name: str, body: dict[str, Any] | None = None) -> Any:
+        """Call a `/_sim/<name>` control endpoint."""
+        assert self._session is not None
+        method = "GET" if name == "calls" else "POST"
+        async with self._session.request(
+            method, f"{self.url}/_sim/{name}", json=body or {}
+        ) as response:
+            payload = await response.json()
+            if response.status != 200:
+                msg = f"/_sim/{name} answered {response.status}: {payload}"
+                raise RuntimeError(msg)
+            return payload
+
+
+class HomeAssistant:
+    """A real `hass` process with this repository's integration, driven over HTTP."""
+
+    def __init__(self, config_dir: Path, port: int | None = None) -> None:
+        """Prepare a configuration directory (kept across restarts)."""
+        self.config_dir = config_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token: str | None = None
+        self.process = Process(
+            [
+                sys.executable,
+                "-m",
+                "homeassistant",
+                "-c",
+                str(config_dir),
+                "--skip-pip",
+            ],
+            config_dir / "hass-process.log",
+            env={
+                "FLATPEAK_HA_PORT": str(self.port),
+                "FLATPEAK_HA_URL": f"http://127.0.0.1:{self.port}",
+            },
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def prepare(self) -> None:
+        """Write the configuration and link the integration into it."""
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(CONFIGURATION, self.config_dir / "configuration.yaml")
+        automations = self.config_dir / "automations.yaml"
+        if not automations.exists():
+            automations.write_text("[]\n")
+        custom = self.config_dir / "custom_components"
+        custom.mkdir(exist_ok=True)
+        link = custom / "flatpeak"
+        if not link.exists():
+            link.symlink_to(INTEGRATION_DIR, target_is_directory=True)
+
+    async def start(self) -> None:
+        """Start and wait until the HTTP server answers."""
+        self.prepare()
+        self.process.start()
+        try:
+            await wait_for_http(f"{self.url}/manifest.json")
+        except TimeoutError as err:
+            raise TimeoutError(f"{err}\n{self.process.log_tail()}") from err
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+
+    async def stop(self) -> None:
+        """Stop it (as a user would: SIGTERM, Home Assistant writes its state)."""
+        self.process.stop()
+
+    async def close(self) -> None:
+        """Stop it and release the HTTP session."""
+        await self.stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """Return the HTTP session."""
+        assert self._session is not None
+        return self._session
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def request(
+        self, method: str, path: str, body: Any = None, *, expect: int | None = 200
+    ) -> Any:
+        """Call the REST API with the access token; return the decoded JSON body."""
+        async with self.session.request(
+            method, f"{self.url}{path}", json=body, headers=self._headers()
+        ) as response:
+            text = await response.text()
+            if expect is not None and response.status != expect:
+                msg = f"{method} {path} answered {response.status}: {text[:500]}"
+                raise RuntimeError(msg)
+            return json.loads(text) if text else None
+
+    async def onboard(self) -> None:
+        """Create the owner account (or log in if that was done before)."""
+        client_id = f"{self.url}/"
+        async with self.session.get(f"{self.url}/api/onboarding") as response:
+            steps = {step["step"]: step["done"] for step in await response.json()}
+        if not steps.get("user"):
+            result = await self.request(
+                "POST",
+                "/api/onboarding/users",
+                {
+                    "client_id": client_id,
+                    "name": "Demo",
+                    "username": USERNAME,
+                    "password": PASSWORD,
+                    "language": "en",
+                },
+            )
+            await self._exchange_code(result["auth_code"])
+            await self.request("POST", "/api/onboarding/core_config")
+            await self.request("POST", "/api/onboarding/analytics")
+            await self.request(
+                "POST",
+                "/api/onboarding/integration",
+                {
+                    "client_id": client_id,
+                    "redirect_uri": f"{self.url}/?auth_callback=1",
+                },
+            )
+        else:
+            await self.login()
+
+    async def login(self) -> None:
+        """Log in with the demo owner's username and password."""
+        client_id = f"{self.url}/"
+        flow = await self.request(
+            "POST",
+            "/auth/login_flow",
+            {
+                "client_id": client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": f"{self.url}/?auth_callback=1",
+            },
+        )
+        result = await self.request(
+            "POST",
+            f"/auth/login_flow/{flow['flow_id']}",
+            {"client_id": client_id, "username": USERNAME, "password": PASSWORD},
+        )
+        await self._exchange_code(result["result"])
+
+    async def _exchange_code(self, code: str) -> None:
+        async with self.session.post(
+            f"{self.url}/auth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": f"{self.url}/",
+            },
+        ) as response:
+            self.token = (await response.json())["access_token"]
+
+    async def add_flatpeak_entry(
+        self,
+        api_url: str,
+        *,
+        account_id: str = DEMO_ACCOUNT_ID,
+        api_key: str = DEMO_LIVE_KEY,
+        locations: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Go through the config flow as the UI does; return the created entry's result."""
+        flow = await self.request(
+            "POST",
+            "/api/config/config_entries/flow",
+            {"handler": "flatpeak", "show_advanced_options": True},
+        )
+        step = await self.request(
+            "POST",
+            f"/api/config/config_entries/flow/{flow['flow_id']}",
+            {
+                "account_id": account_id,
+                "api_key": api_key,
+                "advanced": {"api_url": api_url},
+            },
+        )
+        if step.get("errors"):
+            msg = f"the Flatpeak set-up refused the credentials: {step['errors']}"
+            raise RuntimeError(msg)
+        if step.get("step_id") == "locations":
+            offered = [
+                option["value"]
+                for field in step["data_schema"]
+                if field["name"] == "locations"
+                for option in field["selector"]["select"]["options"]
+            ]
+            step = await self.request(
+                "POST",
+                f"/api/config/config_entries/flow/{flow['flow_id']}",
+                {"locations": locations if locations is not None else offered},
+            )
+        elif step.get("step_id") == "no_locations":
+            step = await self.request(
+                "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {}
+            )
+        if step.get("type") != "create_entry":
+            msg = f"the Flatpeak set-up did not finish: {step}"
+            raise RuntimeError(msg)
+        return dict(step)
+
+    async def webhook_url(self, entry_id: str) -> str:
+        """Read an entry's webhook URL from its reconfigure form, as a user would."""
+        flow = await self.request(
+            "POST",
+            "/api/config/config_entries/flow",
+            {"handler": "flatpeak", "entry_id": entry_id},
+        )
+        await self.request(
+            "DELETE", f"/api/config/config_entries/flow/{flow['flow_id']}"
+        )
+        return str(flow["description_placeholders"]["webhook_url"])
+
+    async def state(self, entity_id: str) -> dict[str, Any] | None:
+        """Return an entity's state object, or None if it does not exist."""
+        async with self.session.get(
+            f"{self.url}/api/states/{entity_id}", headers=self._headers()
+        ) as response:
+            if response.status == 404:
+                return None
+            response.raise_for_status()
+            return dict(await response.json())
+
+    async def wait_for_state(
+        self, entity_id: str, predicate: Any, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Poll an entity until `predicate(state)` holds (the REST API has no push)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = await self.state(entity_id)
+            if state is not None and predicate(state):
+                return state
+            if time.monotonic() > deadline:
+                msg = f"{entity_id} did not reach the expected state: {state}"
+                raise TimeoutError(msg)
+            await asyncio.sleep(0.1)
+
+    @contextlib.asynccontextmanager
+    async def websocket(self) -> AsyncIterator[WebSocket]:
+        """Open an authenticated websocket API connection."""
+        async with self.session.ws_connect(f"{self.url}/api/websocket") as ws:
+            await ws.receive_json()  # auth_required
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            reply = await ws.receive_json()
+            if reply["type"] != "auth_ok":
+                msg = f"websocket authentication failed: {reply}"
+                raise RuntimeError(msg)
+            yield WebSocket(ws)
+
+
+class WebSocket:
+    """A thin helper over an authenticated websocket API connection."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Wrap the connection."""
+        self.ws = ws
+        self._next_id = 1
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._results: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            payload = message.json()
+            for item in payload if isinstance(payload, list) else [payload]:
+                if item.get("type") == "event":
+                    await self.events.put(item["event"])
+                elif (future := self._results.pop(item.get("id"), None)) is not None:
+                    future.set_result(item)
+
+    async def command(self, command_type: str, **fields: Any) -> Any:
+        """Send a command and return its result (raising on failure)."""
+        message_id = self._next_id
+        self._next_id += 1
+        future: asyncio.Future[dict[str, Any]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._results[message_id] = future
+        await self.ws.send_json({"id": message_id, "type": command_type, **fields})
+        async with asyncio.timeout(10):
+            reply = await future
+        if not reply.get("success", False):
+            msg = f"{command_type} failed: {reply}"
+            raise RuntimeError(msg)
+        return reply.get("result")
+
+    async def subscribe(self, event_type: str) -> None:
+        """Receive bus events of a type in `events`."""
+        await self.command("subscribe_events", event_type=event_type)
+
+    async def next_event(self, timeout: float = 1.0) -> dict[str, Any]:
+        """Return the next bus event received within `timeout` seconds."""
+        async with asyncio.timeout(timeout):
+            return await self.events.get()
+
+    async def close(self) -> None:
+        """Stop reading."""
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+
+@dataclass
+class Demo:
+    """A simulator and a Home Assistant with the demo entry, for scripts/develop."""
+
+    simulator: Simulator
+    hass: HomeAssistant
+    entry: dict[str, Any] | None = None
+
+    @classmethod
+    async def start(
+        cls, config_dir: Path, *, ha_port: int, sim_port: int, bare: bool
+    ) -> Self:
+        """Start both, onboard, and (unless bare) add the Flatpeak entry."""
+        simulator = Simulator(config_dir, sim_port)
+        hass = HomeAssistant(config_dir, ha_port)
+        await simulator.start()
+        await hass.start()
+        await hass.onboard()
+        demo = cls(simulator, hass)
+        entries = await hass.request("GET", "/api/config/config_entries/entry")
+        if not bare and not any(e["domain"] == "flatpeak" for e in entries):
+            demo.entry = await hass.add_flatpeak_entry(simulator.url)
+        return demo
+
+
+async def _bootstrap(args: argparse.Namespace) -> int:
+    """Onboard a running Home Assistant and add the demo entry (for scripts/develop)."""
+    hass = HomeAssistant(Path(args.config), args.ha_port)
+    await wait_for_http(f"{hass.url}/manifest.json")
+    hass._session = aiohttp.ClientSession()
+    try:
+        await hass.onboard()
+        entries = await hass.request("GET", "/api/config/config_entries/entry")
+        existing = [e for e in entries if e["domain"] == "flatpeak"]
+        if not args.bare and not existing:
+            await hass.add_flatpeak_entry(args.simulator)
+            entries = await hass.request("GET", "/api/config/config_entries/entry")
+            existing = [e for e in entries if e["domain"] == "flatpeak"]
+        for entry in existing:
+            print(f"FLATPEAK_WEBHOOK_URL={await hass.webhook_url(entry['entry_id'])}")  # noqa: T201
+    finally:
+        await hass.session.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line for scripts/develop."""
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.harness")
+    commands = parser.add_subparsers(dest="command", required=True)
+    bootstrap = commands.add_parser("bootstrap", help="onboard and add the demo entry")
+    bootstrap.add_argument("--config", required=True)
+    bootstrap.add_argument("--ha-port", type=int, default=8123)
+    bootstrap.add_argument("--simulator", default="http://127.0.0.1:8765")
+    bootstrap.add_argument("--bare", action="store_true")
+    args = parser.parse_args(argv)
+    return asyncio.run(_bootstrap(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

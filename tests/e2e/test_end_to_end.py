@@ -1,0 +1,358 @@
+"""A real Home Assistant with the integration, the simulator as Flatpeak, real HTTP.
+
+The tests run in order against one Home Assistant: set-up, prices, events, bad input,
+a restart, and finally removal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+import shutil
+import time
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+
+from tests.simulator.demo import (
+    DEMO_HOME_ID,
+    DEMO_WORKSHOP_ID,
+    EXPORT_PRICE,
+    agile_price,
+)
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Stack
+    from tests.e2e.harness import WebSocket
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+BLUEPRINT = (
+    Path(__file__).parents[2]
+    / "blueprints"
+    / "automation"
+    / "flatpeak"
+    / "tariff_problem_notify.yaml"
+)
+LONDON = ZoneInfo("Europe/London")
+HOME = "home"
+WORKSHOP = "workshop"
+
+
+def _slot_price(moment: datetime) -> float:
+    local = moment.astimezone(LONDON)
+    return agile_price(
+        local.replace(minute=local.minute // 30 * 30, second=0, microsecond=0)
+    )
+
+
+async def _send(
+    stack: Stack, event_type: str, location_id: str = DEMO_HOME_ID
+) -> dict[str, Any]:
+    """Have the simulator create the event and deliver it, signed, to the webhook."""
+    return dict(
+        await stack.simulator.control(
+            "send",
+            {
+                "type": event_type,
+                "location_id": location_id,
+                "url": stack.webhook_url,
+                "signed": True,
+            },
+        )
+    )
+
+
+async def test_entities_match_the_simulator(stack: Stack) -> None:
+    """Every location has its device and entities; prices are the simulator's."""
+    hass = stack.hass
+    before = _slot_price(datetime.now(UTC))
+    state = await hass.wait_for_state(
+        f"sensor.{HOME}_current_price",
+        lambda s: s["state"] not in ("unknown", "unavailable"),
+    )
+    after = _slot_price(datetime.now(UTC))
+    assert float(state["state"]) in (pytest.approx(before), pytest.approx(after))
+    assert state["attributes"]["unit_of_measurement"] == "GBP/kWh"
+    assert state["attributes"]["state_class"] == "measurement"
+    assert len(state["attributes"]["raw_today"]) in (46, 48, 50)
+
+    export = await hass.state(f"sensor.{WORKSHOP}_current_export_price")
+    assert export is not None
+    assert float(export["state"]) == pytest.approx(EXPORT_PRICE)
+    assert await hass.state(f"sensor.{HOME}_current_export_price") is None
+    for key in ("tariff_expired", "tariff_fetch_failed", "tariff_expiring"):
+        problem = await hass.state(f"binary_sensor.{HOME}_{key}")
+        assert problem is not None
+        assert problem["state"] == "off"
+    tariff = await hass.state(f"sensor.{HOME}_tariff")
+    assert tariff is not None
+    assert tariff["attributes"]["connection_type"] == "DIRECT"
+
+
+# What Flatpeak's status shows while all three problems stand.
+PROBLEM_STATUS = {
+    "status": "ERROR",
+    "connection_type": "LIBRARY",
+    "contract_end_date": "2020-01-01T00:00:00+00:00",
+}
+
+
+@pytest.mark.parametrize(
+    ("event_type", "entity"),
+    [
+        ("tariff.expired", f"binary_sensor.{HOME}_tariff_expired"),
+        ("tariff.fetch.failed", f"binary_sensor.{HOME}_tariff_fetch_failed"),
+        (
+            "tariff.connection.upgrade",
+            f"binary_sensor.{HOME}_connection_upgrade_available",
+        ),
+    ],
+)
+async def test_tariff_events_raise_problems_within_a_second(
+    stack: Stack,
+    events: WebSocket,
+    event_type: str,
+    entity: str,
+) -> None:
+    """A signed tariff event turns its problem sensor on and fires flatpeak_event."""
+    await stack.simulator.control(
+        "status", {"location_id": DEMO_HOME_ID, **PROBLEM_STATUS}
+    )
+    started = time.monotonic()
+    sent = await _send(stack, event_type)
+    assert sent["result"]["delivered"]
+    assert sent["result"]["attempts"] == [200]
+    fired = await events.next_event(timeout=1.0)
+    assert fired["data"]["event_id"] == sent["event"]["id"]
+    assert fired["data"]["type"] == event_type
+    assert fired["data"]["location_id"] == DEMO_HOME_ID
+    assert fired["data"]["device_id"]
+    await stack.hass.wait_for_state(entity, lambda s: s["state"] == "on", timeout=1.0)
+    assert time.monotonic() - started < 2.0
+
+
+async def test_repairs_listed(stack: Stack) -> None:
+    """The three problems are listed in Repairs for the location."""
+    async with stack.hass.websocket() as ws:
+        result = await ws.command("repairs/list_issues")
+        await ws.close()
+    ours = {
+        issue["issue_id"]
+        for issue in result["issues"]
+        if issue["domain"] == "flatpeak" and not issue.get("dismissed_version")
+    }
+    assert ours == {
+        f"tariff_expired_{DEMO_HOME_ID}",
+        f"tariff_fetch_failed_{DEMO_HOME_ID}",
+        f"tariff_connection_upgrade_{DEMO_HOME_ID}",
+    }
+
+
+async def test_location_update_refreshes_prices(
+    stack: Stack, events: WebSocket
+) -> None:
+    """location.update makes the integration fetch the new prices at once."""
+    await stack.simulator.control(
+        "prices", {"location_id": DEMO_WORKSHOP_ID, "value": 0.4242}
+    )
+    sent = await _send(stack, "location.update", DEMO_WORKSHOP_ID)
+    assert sent["result"]["delivered"]
+    fired = await events.next_event(timeout=1.0)
+    assert fired["data"]["type"] == "location.update"
+    await stack.hass.wait_for_state(
+        f"sensor.{WORKSHOP}_current_price",
+        lambda s: s["state"] == "0.4242",
+        timeout=1.0,
+    )
+
+
+async def test_connect_session_complete_refreshes(
+    stack: Stack, events: WebSocket
+) -> None:
+    """connect_session.complete refreshes the location and fires the event entity."""
+    before = (await stack.simulator.control("calls"))["locations"]["prices"][
+        DEMO_HOME_ID
+    ]
+    sent = await _send(stack, "connect_session.complete")
+    assert sent["result"]["delivered"]
+    fired = await events.next_event(timeout=1.0)
+    assert fired["data"]["type"] == "connect_session.complete"
+    await stack.hass.wait_for_state(
+        f"event.{HOME}_tariff_event",
+        lambda s: s["attributes"].get("event_type") == "connect_session_complete",
+        timeout=1.0,
+    )
+    deadline = time.monotonic() + 1.0
+    while (await stack.simulator.control("calls"))["locations"]["prices"][
+        DEMO_HOME_ID
+    ] <= before:
+        assert time.monotonic() < deadline, (
+            "no price fetch after connect_session.complete"
+        )
+        await asyncio.sleep(0.05)
+
+
+async def test_malformed_delivery_changes_nothing(
+    stack: Stack, events: WebSocket
+) -> None:
+    """Garbage gets 400 and no entity changes."""
+    states_before = await stack.hass.request("GET", "/api/states")
+    async with aiohttp.ClientSession() as session:
+        for body, status in ((b"{not json", 400), (b"[]", 400), (b"", 400)):
+            async with session.post(stack.webhook_url, data=body) as response:
+                assert response.status == status
+    with pytest.raises(TimeoutError):
+        await events.next_event(timeout=0.5)
+    states_after = await stack.hass.request("GET", "/api/states")
+
+    def flatpeak(states: list[dict[str, Any]]) -> dict[str, str]:
+        return {
+            s["entity_id"]: s["state"]
+            for s in states
+            if s["entity_id"].startswith(
+                ("sensor.home", "binary_sensor.home", "event.home")
+            )
+        }
+
+    assert flatpeak(states_after) == flatpeak(states_before)
+
+
+async def test_restart_keeps_problems_and_loses_no_event(stack: Stack) -> None:
+    """Problems survive a restart; events sent while Home Assistant was down arrive."""
+    hass = stack.hass
+    await hass.stop()
+    # Created while down and never delivered: only start-up catch-up can bring it.
+    await stack.simulator.control(
+        "status", {"location_id": DEMO_WORKSHOP_ID, "status": "ERROR"}
+    )
+    missed = await stack.simulator.control(
+        "event", {"type": "tariff.fetch.failed", "location_id": DEMO_WORKSHOP_ID}
+    )
+    # Delivered while down: the first attempt fails, a retry or catch-up must apply it.
+    await stack.simulator.control(
+        "status",
+        {
+            "location_id": DEMO_WORKSHOP_ID,
+            "contract_end_date": (datetime.now(UTC) + timedelta(days=8)).isoformat(),
+        },
+    )
+    sent = await stack.simulator.control(
+        "send",
+        {
+            "type": "tariff.expiring",
+            "location_id": DEMO_WORKSHOP_ID,
+            "url": stack.webhook_url,
+            "schedule": [0, 30],
+            "time_scale": 0.001,
+        },
+    )
+    assert not sent["result"]["delivered"]
+
+    await hass.start()
+    await hass.login()
+    for entity in (
+        f"binary_sensor.{HOME}_tariff_expired",
+        f"binary_sensor.{HOME}_tariff_fetch_failed",
+        f"binary_sensor.{HOME}_connection_upgrade_available",
+        f"binary_sensor.{WORKSHOP}_tariff_fetch_failed",
+        f"binary_sensor.{WORKSHOP}_tariff_expiring",
+    ):
+        await hass.wait_for_state(entity, lambda s: s["state"] == "on", timeout=15)
+    expiring = await hass.state(f"binary_sensor.{WORKSHOP}_tariff_expiring")
+    assert expiring is not None
+    assert expiring["attributes"]["event_id"] == sent["event"]["id"]
+    failed = await hass.state(f"binary_sensor.{WORKSHOP}_tariff_fetch_failed")
+    assert failed is not None
+    assert failed["attributes"]["event_id"] == missed["id"]
+
+
+async def test_status_fixed_clears_problem(stack: Stack) -> None:
+    """Once Flatpeak's status shows the tariff fixed, the problems and Repairs clear."""
+    await stack.simulator.control(
+        "status", {"location_id": DEMO_HOME_ID, "status": "CONNECTED"}
+    )  # connected, DIRECT, contract a year ahead
+    await _send(stack, "location.update")
+    for key in (
+        "tariff_fetch_failed",
+        "tariff_expired",
+        "connection_upgrade_available",
+    ):
+        await stack.hass.wait_for_state(
+            f"binary_sensor.{HOME}_{key}", lambda s: s["state"] == "off", timeout=5
+        )
+    async with stack.hass.websocket() as ws:
+        result = await ws.command("repairs/list_issues")
+        await ws.close()
+    assert not [
+        issue
+        for issue in result["issues"]
+        if issue["domain"] == "flatpeak" and DEMO_HOME_ID in issue["issue_id"]
+    ]
+
+
+async def test_blueprint_notifies_on_tariff_problem(stack: Stack) -> None:
+    """An automation from the shipped blueprint runs its action on a tariff problem."""
+    target = stack.hass.config_dir / "blueprints" / "automation" / "flatpeak"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(BLUEPRINT, target / BLUEPRINT.name)
+    async with stack.hass.websocket() as ws:
+        devices = await ws.command("config/device_registry/list")
+        workshop = next(
+            device["id"]
+            for device in devices
+            if ["flatpeak", DEMO_WORKSHOP_ID] in device["identifiers"]
+        )
+        await stack.hass.request(
+            "POST",
+            "/api/config/automation/config/flatpeak_blueprint",
+            {
+                "alias": "Flatpeak problems (blueprint)",
+                "use_blueprint": {
+                    "path": f"flatpeak/{BLUEPRINT.name}",
+                    "input": {
+                        "device": workshop,
+                        "problems": ["tariff.expired"],
+                        "notify_action": [
+                            {
+                                "event": "flatpeak_blueprint_notified",
+                                "event_data": {"message": "{{ message }}"},
+                            }
+                        ],
+                    },
+                },
+            },
+        )
+        await ws.subscribe("flatpeak_blueprint_notified")
+        await stack.hass.wait_for_state(
+            "automation.flatpeak_problems_blueprint", lambda s: s["state"] == "on"
+        )
+        await _send(stack, "tariff.expiring", DEMO_WORKSHOP_ID)  # not chosen
+        await _send(stack, "tariff.expired", DEMO_WORKSHOP_ID)
+        notified = await ws.next_event(timeout=5)
+        assert "Workshop" in notified["data"]["message"]
+        assert "expired" in notified["data"]["message"]
+        with pytest.raises(TimeoutError):
+            await ws.next_event(timeout=0.5)
+        await ws.close()
+
+
+async def test_remove_leaves_no_webhook(stack: Stack) -> None:
+    """Removing the entry unregisters its webhook; deliveries then change nothing."""
+    async with stack.hass.websocket() as ws:
+        hooks = await ws.command("webhook/list")
+        assert any(hook["domain"] == "flatpeak" for hook in hooks)
+        await stack.hass.request(
+            "DELETE", f"/api/config/config_entries/entry/{stack.entry_id}"
+        )
+        hooks = await ws.command("webhook/list")
+        assert not any(hook["domain"] == "flatpeak" for hook in hooks)
+        await ws.subscribe("flatpeak_event")
+        await _send(stack, "tariff.expired")
+        with pytest.raises(TimeoutError):
+            await ws.next_event(timeout=0.5)
+        await ws.close()
+    assert await stack.hass.state(f"sensor.{HOME}_current_price") is None
