@@ -175,7 +175,11 @@ async def test_tracker_persists_and_ignores_what_it_does_not_know(
     assert tracker.active("loc_2", EXPIRING) is None
 
     changes: list[None] = []
-    unsubscribe = tracker.async_add_listener(lambda: changes.append(None))
+    unsubscribe = tracker.async_add_listener(
+        "loc_1", EXPIRED, lambda: changes.append(None)
+    )
+    other: list[None] = []
+    tracker.async_add_listener("loc_1", FETCH_FAILED, lambda: other.append(None))
     tracker.async_raise("loc_1", EXPIRED, _event("tariff.expired", "evt_1"))
     issue = ir.async_get(hass).async_get_issue(DOMAIN, "tariff_expired_loc_1")
     assert issue is not None
@@ -185,6 +189,7 @@ async def test_tracker_persists_and_ignores_what_it_does_not_know(
     tracker.async_clear("loc_1", EXPIRED)
     tracker.async_clear("loc_2", FETCH_FAILED)
     assert len(changes) == 2
+    assert other == []  # only the sensor of the problem that changed is woken
     assert ir.async_get(hass).async_get_issue(DOMAIN, "tariff_expired_loc_1") is None
 
     unsubscribe()

@@ -100,6 +100,8 @@ class FlatpeakProblemSensor(FlatpeakEntity, BinarySensorEntity):
         await super().async_added_to_hass()
         self.async_on_remove(
             self.coordinator.config_entry.runtime_data.problems.async_add_listener(
-                self.async_write_ha_state
+                self.coordinator.location_id,
+                self.entity_description.problem,
+                self.async_write_ha_state,
             )
         )

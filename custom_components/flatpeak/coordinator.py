@@ -228,6 +228,9 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
         if next_update is None:
             return FALLBACK_UPDATE_INTERVAL
         wanted = next_update - dt_util.utcnow()
+        if wanted <= timedelta(0):
+            # A next_update already past says nothing new is due: do not hammer the API.
+            return FALLBACK_UPDATE_INTERVAL
         bounded = min(max(wanted, MIN_UPDATE_INTERVAL), MAX_UPDATE_INTERVAL)
         # Spread many installations' requests after a shared next_update.
         return bounded + timedelta(seconds=random.uniform(0, UPDATE_JITTER_SECONDS))  # noqa: S311

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.helpers.storage import Store
-
 from .const import DOMAIN
+from .store import ThrottledStore
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
-STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 2.0
 # Flatpeak retries a delivery for about a day and catch-up reads at most this many events;
 # remembering more ids than that protects nothing and costs memory.
@@ -26,8 +24,8 @@ class EventLog:
         self, hass: HomeAssistant, entry_id: str, capacity: int = MAX_REMEMBERED_IDS
     ) -> None:
         """Prepare; call `async_load` before use."""
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.events"
+        self._store = ThrottledStore(
+            hass, f"{DOMAIN}.{entry_id}.events", self._as_stored, SAVE_DELAY
         )
         self._capacity = capacity
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -35,7 +33,7 @@ class EventLog:
 
     async def async_load(self) -> None:
         """Restore the record kept before the restart."""
-        stored = await self._store.async_load() or {}
+        stored = await self._store.async_load()
         self._seen = OrderedDict.fromkeys(stored.get("seen", [])[-self._capacity :])
         self.last_event_id = stored.get("last_event_id")
 
@@ -57,21 +55,21 @@ class EventLog:
         # Flatpeak's ids start with their creation time, so the largest is the newest.
         if self.last_event_id is None or event_id > self.last_event_id:
             self.last_event_id = event_id
-        self._store.async_delay_save(self._as_stored, SAVE_DELAY)
+        self._store.schedule_save()
         return True
 
     def start_from(self, event_id: str) -> None:
         """Set where catch-up starts when nothing was applied yet."""
         if self.last_event_id is None:
             self.last_event_id = event_id
-            self._store.async_delay_save(self._as_stored, SAVE_DELAY)
+            self._store.schedule_save()
 
     def _as_stored(self) -> dict[str, Any]:
         return {"seen": list(self._seen), "last_event_id": self.last_event_id}
 
     async def async_flush(self) -> None:
         """Write the record now (on unload), not after the save delay."""
-        await self._store.async_save(self._as_stored())
+        await self._store.async_flush()
 
     async def async_remove(self) -> None:
         """Delete the stored record when the entry is removed."""

@@ -13,18 +13,17 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .api.models import TariffConnectionStatus
 from .const import DOMAIN, FLATPEAK_DASHBOARD_URL, LOGGER
+from .store import ThrottledStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .api.models import Event, LocationStatus, TariffSlotStatus
 
-STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 1.0
 # Flatpeak sends tariff.expiring 7 to 10 days before the contract ends; a contract that
 # now ends further out than this has been renewed.
@@ -126,15 +125,16 @@ class ProblemTracker:
         self._hass = hass
         self._entry_id = entry_id
         self._location_name = location_name
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.problems"
+        self._store = ThrottledStore(
+            hass, f"{DOMAIN}.{entry_id}.problems", self._as_stored, SAVE_DELAY
         )
         self._problems: dict[str, dict[Problem, ActiveProblem]] = {}
-        self._listeners: list[Callable[[], None]] = []
+        # Keyed by location and problem: a change wakes only the sensor it concerns.
+        self._listeners: dict[tuple[str, Problem], list[Callable[[], None]]] = {}
 
     async def async_load(self) -> None:
         """Restore the problems that were active before the restart."""
-        stored = await self._store.async_load() or {}
+        stored = await self._store.async_load()
         for location_id, problems in stored.get("problems", {}).items():
             self._problems[location_id] = {
                 Problem(key): ActiveProblem.from_dict(value)
@@ -151,21 +151,28 @@ class ProblemTracker:
         return [loc for loc, problems in self._problems.items() if problems]
 
     @callback
-    def async_add_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
-        """Call `listener` whenever a problem is raised or cleared."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+    def async_add_listener(
+        self, location_id: str, problem: Problem, listener: Callable[[], None]
+    ) -> CALLBACK_TYPE:
+        """Call `listener` whenever this location's problem is raised or cleared."""
+        listeners = self._listeners.setdefault((location_id, problem), [])
+        listeners.append(listener)
+        return lambda: listeners.remove(listener)
 
     @callback
     def async_raise(self, location_id: str, problem: Problem, event: Event) -> None:
         """Mark a problem active because of an event."""
+        active = self.active(location_id, problem)
+        if active is not None and active.tariff_id == event.tariff_id:
+            # Reported again (Flatpeak repeats these): it stands since the first report.
+            return
         self._problems.setdefault(location_id, {})[problem] = ActiveProblem(
             since=event.time_created or dt_util.utcnow(),
             event_id=event.id,
             tariff_id=event.tariff_id,
         )
         self._sync_repair(location_id, problem)
-        self._changed()
+        self._changed(location_id, problem)
 
     @callback
     def async_clear(self, location_id: str, problem: Problem) -> None:
@@ -174,7 +181,7 @@ class ProblemTracker:
             return
         LOGGER.info("Flatpeak %s resolved for %s", problem, location_id)
         self._sync_repair(location_id, problem)
-        self._changed()
+        self._changed(location_id, problem)
 
     @callback
     def async_reconcile(
@@ -228,9 +235,9 @@ class ProblemTracker:
             },
         )
 
-    def _changed(self) -> None:
-        self._store.async_delay_save(self._as_stored, SAVE_DELAY)
-        for listener in list(self._listeners):
+    def _changed(self, location_id: str, problem: Problem) -> None:
+        self._store.schedule_save()
+        for listener in list(self._listeners.get((location_id, problem), ())):
             listener()
 
     def _as_stored(self) -> dict[str, Any]:
@@ -247,7 +254,7 @@ class ProblemTracker:
 
     async def async_flush(self) -> None:
         """Write the state now (on unload), not after the save delay."""
-        await self._store.async_save(self._as_stored())
+        await self._store.async_flush()
 
     async def async_remove(self) -> None:
         """Delete the stored state when the entry is removed."""

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
-import shutil
 import signal
 import socket
 import subprocess
@@ -66,14 +65,16 @@ class Process:
     args: Sequence[str]
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = REPO_ROOT
     popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Start the process in its own process group."""
+        self.cwd.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.popen = subprocess.Popen(  # noqa: S603 - our own fixed commands
             self.args,
-            cwd=REPO_ROOT,
+            cwd=self.cwd,
             env={**os.environ, **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -153,9 +154,12 @@ class Simulator:
 class HomeAssistant:
     """A real `hass` process with this repository's integration, driven over HTTP."""
 
-    def __init__(self, config_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, config_dir: Path, port: int | None = None, extra_config: str = ""
+    ) -> None:
         """Prepare a configuration directory (kept across restarts)."""
         self.config_dir = config_dir
+        self.extra_config = extra_config
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token: str | None = None
@@ -169,6 +173,9 @@ class HomeAssistant:
                 "--skip-pip",
             ],
             config_dir / "hass-process.log",
+            # Not the repository: its custom_components package would shadow the
+            # configuration's (Python puts the working directory first on the path).
+            cwd=config_dir,
             env={
                 "FLATPEAK_HA_PORT": str(self.port),
                 "FLATPEAK_HA_URL": f"http://127.0.0.1:{self.port}",
@@ -179,7 +186,9 @@ class HomeAssistant:
     def prepare(self) -> None:
         """Write the configuration and link the integration into it."""
         self.config_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy(CONFIGURATION, self.config_dir / "configuration.yaml")
+        (self.config_dir / "configuration.yaml").write_text(
+            CONFIGURATION.read_text() + self.extra_config
+        )
         automations = self.config_dir / "automations.yaml"
         if not automations.exists():
             automations.write_text("[]\n")
@@ -263,6 +272,12 @@ class HomeAssistant:
             )
         else:
             await self.login()
+        # HTTP settings from YAML start as a trial the frontend asks to confirm (and
+        # Home Assistant reverts after five minutes): confirm them as the owner would.
+        async with self.websocket() as ws:
+            with contextlib.suppress(RuntimeError):
+                await ws.command("http/config/promote")
+            await ws.close()
 
     async def login(self) -> None:
         """Log in with the demo owner's username and password."""
