@@ -61,11 +61,7 @@ async def _prepare_frontend(hass: HomeAssistant) -> None:
                 f"because a package is missing from the environment.\n{err}\n"
                 f"{hass.process.log_tail(20)}"
             )
-        # The http: settings from configuration.yaml start as an unconfirmed trial:
-        # confirm them, or a dialog covers the pages (and they revert in 5 minutes).
-        # Refused when nothing is pending (already confirmed): nothing to do then.
-        with contextlib.suppress(RuntimeError):
-            await ws.command("http/config/promote")
+        # (HomeAssistant.onboard has already confirmed the trial HTTP settings.)
         await ws.close()
     # Entries onboarding adds that need the internet (Google Translate) only fail here;
     # remove them so the pictures show no red cards.
