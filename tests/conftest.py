@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+import importlib
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ from tests.simulator import RunningSimulator, SimulatorState, start_simulator
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from types import ModuleType
 
     from aiohttp.test_utils import TestClient
     from freezegun.api import FrozenDateTimeFactory
@@ -47,6 +49,13 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Serialise Home Assistant objects stably (no random ids) in snapshots."""
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def cloud(hass: HomeAssistant) -> ModuleType:
+    """Home Assistant Cloud's module, counted as loaded (no account is involved)."""
+    hass.config.components.add("cloud")
+    return importlib.import_module("homeassistant.components.cloud")
 
 
 ACCOUNT_ID = "acc_661677911f2197045e6cf1b1"

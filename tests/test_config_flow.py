@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from functools import partial
-import importlib
 import socket
-import sys
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from unittest.mock import AsyncMock, Mock, patch
+from unittest.mock import AsyncMock, patch
 
-from homeassistant import components
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     SOURCE_USER,
     ConfigEntryState,
 )
 from homeassistant.data_entry_flow import AbortFlow, FlowResult, FlowResultType
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.network import NoURLAvailableError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -47,6 +42,7 @@ from tests.simulator import RunningSimulator, SimulatorState, start_simulator
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+    from types import ModuleType
 
     from homeassistant.core import HomeAssistant
 
@@ -109,37 +105,6 @@ def mock_setup_entry() -> Iterator[AsyncMock]:
         ),
     ):
         yield setup
-
-
-@pytest.fixture
-def cloud(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """Home Assistant Cloud, loaded; a stand-in where its packages are not installed.
-
-    The cloud integration imports alexa, camera, conversation…, whose packages this test
-    environment lacks; the stand-in has the same names and exception hierarchy.
-    """
-    hass.config.components.add("cloud")
-    name = "homeassistant.components.cloud"
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        module = ModuleType(name)
-
-        class CloudNotAvailable(HomeAssistantError):  # noqa: N818 - the real name
-            """Cloud is not available."""
-
-        class CloudNotConnected(CloudNotAvailable):
-            """Cloud is not connected."""
-
-        module.__dict__.update(
-            CloudNotAvailable=CloudNotAvailable,
-            CloudNotConnected=CloudNotConnected,
-            async_active_subscription=Mock(return_value=False),
-            async_create_cloudhook=AsyncMock(side_effect=CloudNotAvailable),
-        )
-        monkeypatch.setitem(sys.modules, name, module)
-        monkeypatch.setattr(components, "cloud", module, raising=False)
-        return module
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 import json
 from typing import TYPE_CHECKING, Any
+from unittest.mock import patch
 
 import aiohttp
 from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 import pytest
 from pytest_homeassistant_custom_component.common import (
     async_capture_events,
@@ -16,6 +18,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.flatpeak.const import (
+    CONF_CLOUDHOOK_URL,
     CONF_FOLLOW_ALL_LOCATIONS,
     CONF_REQUIRE_SIGNED_WEBHOOKS,
     DOMAIN,
@@ -32,6 +35,8 @@ from tests.conftest import (
 from tests.simulator import SigningKey, WebhookSender
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from aiohttp.test_utils import TestClient
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
@@ -490,3 +495,61 @@ async def test_deleted_selected_location_leaves_options(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert init_integration.options["locations"] == []
     assert HOME_ID not in init_integration.runtime_data.coordinators
+
+
+async def test_cloud_reconnection_catches_up(
+    hass: HomeAssistant,
+    cloud: ModuleType,
+    simulator: RunningSimulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With a cloudhook, events missed while Cloud was offline apply on reconnection."""
+    freezer.move_to(NOW)
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        data={**mock_config_entry.data, CONF_CLOUDHOOK_URL: "https://hooks.example/x"},
+    )
+    simulator.state.make_tariff_event("tariff.expiring", HOME_ID)  # history before us
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    events = async_capture_events(hass, EVENT_FLATPEAK)
+
+    async_dispatcher_send(
+        hass,
+        cloud.SIGNAL_CLOUD_CONNECTION_STATE,
+        cloud.CloudConnectionState.CLOUD_DISCONNECTED,
+    )
+    assert "Cloud disconnected" in caplog.text
+    missed = simulator.state.make_tariff_event("tariff.expired", HOME_ID)
+    async_dispatcher_send(
+        hass,
+        cloud.SIGNAL_CLOUD_CONNECTION_STATE,
+        cloud.CloudConnectionState.CLOUD_CONNECTED,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [e.data["event_id"] for e in events] == [missed["id"]]
+
+    # Removing the entry deletes its cloudhook.
+    with patch.object(cloud, "async_delete_cloudhook") as delete_cloudhook:
+        await hass.config_entries.async_remove(mock_config_entry.entry_id)
+    delete_cloudhook.assert_awaited_once_with(hass, WEBHOOK_ID)
+
+
+async def test_cloudhook_already_gone_on_removal(
+    hass: HomeAssistant,
+    cloud: ModuleType,
+    init_integration: MockConfigEntry,
+) -> None:
+    """A cloudhook Cloud cannot delete does not stop the entry's removal."""
+    hass.config_entries.async_update_entry(
+        init_integration,
+        data={**init_integration.data, CONF_CLOUDHOOK_URL: "https://hooks.example/x"},
+    )
+    with patch.object(
+        cloud, "async_delete_cloudhook", side_effect=cloud.CloudNotAvailable
+    ):
+        await hass.config_entries.async_remove(init_integration.entry_id)
+    assert hass.config_entries.async_get_entry(init_integration.entry_id) is None

@@ -37,7 +37,12 @@ from .events import EventDispatcher
 from .problems import ProblemTracker
 from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData, async_on_each_location
 from .services import async_setup_services
-from .webhook import async_catch_up, async_register_webhook, jwks_fetcher
+from .webhook import (
+    async_catch_up,
+    async_follow_cloud,
+    async_register_webhook,
+    jwks_fetcher,
+)
 from .webhook_url import async_delete_cloudhook
 
 if TYPE_CHECKING:
@@ -124,6 +129,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
     _remove_stale_devices(hass, entry, set(coordinators))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_register_webhook(hass, entry)
+    async_follow_cloud(hass, entry)
     entry.async_create_background_task(
         hass, async_catch_up(hass, entry), f"{DOMAIN} catch up {entry.entry_id}"
     )

@@ -30,12 +30,15 @@ class EventLog:
         self._capacity = capacity
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.last_event_id: str | None = None
+        # Where the entry started following events: nothing older is ever applied.
+        self.floor_event_id: str | None = None
 
     async def async_load(self) -> None:
         """Restore the record kept before the restart."""
         stored = await self._store.async_load()
         self._seen = OrderedDict.fromkeys(stored.get("seen", [])[-self._capacity :])
         self.last_event_id = stored.get("last_event_id")
+        self.floor_event_id = stored.get("floor_event_id")
 
     def __len__(self) -> int:
         """Return how many ids are remembered."""
@@ -61,11 +64,15 @@ class EventLog:
     def start_from(self, event_id: str) -> None:
         """Set where catch-up starts when nothing was applied yet."""
         if self.last_event_id is None:
-            self.last_event_id = event_id
+            self.last_event_id = self.floor_event_id = event_id
             self._store.schedule_save()
 
     def _as_stored(self) -> dict[str, Any]:
-        return {"seen": list(self._seen), "last_event_id": self.last_event_id}
+        return {
+            "seen": list(self._seen),
+            "last_event_id": self.last_event_id,
+            "floor_event_id": self.floor_event_id,
+        }
 
     async def async_flush(self) -> None:
         """Write the record now (on unload), not after the save delay."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 from homeassistant.components import webhook
+from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
 from .api.exceptions import (
@@ -19,7 +20,13 @@ from .api.exceptions import (
     WebhookSignatureError,
 )
 from .api.webhook import SignatureHeaders, parse_event
-from .const import CONF_REQUIRE_SIGNED_WEBHOOKS, CONF_WEBHOOK_ID, DOMAIN, LOGGER
+from .const import (
+    CONF_CLOUDHOOK_URL,
+    CONF_REQUIRE_SIGNED_WEBHOOKS,
+    CONF_WEBHOOK_ID,
+    DOMAIN,
+    LOGGER,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -133,6 +140,38 @@ async def _check_signature(
     return None
 
 
+@callback
+def async_follow_cloud(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
+    """With a cloudhook, catch up on what Flatpeak could not deliver while Cloud was down.
+
+    Deliveries to a cloudhook fail while Home Assistant Cloud is disconnected; Flatpeak
+    retries them later, and reading its event list on reconnection applies them sooner.
+    """
+    if not entry.data.get(CONF_CLOUDHOOK_URL) or "cloud" not in hass.config.components:
+        return
+    # Imported only once loaded: it pulls in other integrations and their packages.
+    from homeassistant.components import cloud  # noqa: PLC0415
+
+    @callback
+    def connection_changed(state: cloud.CloudConnectionState) -> None:
+        if state is cloud.CloudConnectionState.CLOUD_CONNECTED:
+            LOGGER.info(
+                "Home Assistant Cloud connected: catching up on Flatpeak events"
+            )
+            entry.async_create_background_task(
+                hass, async_catch_up(hass, entry), f"{DOMAIN} catch up after cloud"
+            )
+        else:
+            LOGGER.warning(
+                "Home Assistant Cloud disconnected: Flatpeak cannot deliver to the "
+                "cloudhook until it reconnects; missed events are caught up then"
+            )
+
+    entry.async_on_unload(
+        cloud.async_listen_connection_change(hass, connection_changed)
+    )
+
+
 async def async_catch_up(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
     """Apply, oldest first, the events Flatpeak created while Home Assistant was down."""
     runtime = entry.runtime_data
@@ -151,6 +190,7 @@ async def async_catch_up(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> Non
         missed = await runtime.client.list_recent_events(
             after_id=runtime.event_log.last_event_id,
             created_since=dt_util.utcnow() - FLATPEAK_RETRY_WINDOW,
+            floor_id=runtime.event_log.floor_event_id,
         )
     except FlatpeakError as err:
         LOGGER.warning("Could not catch up on Flatpeak events: %s", err)

@@ -424,6 +424,13 @@ async def test_events_filters_and_catch_up(
         after_id=ids[-1], created_since=datetime(2000, 1, 1, tzinfo=UTC)
     )
     assert [event.id for event in recent] == ids
+    # …but never behind the point the entry started following events.
+    floored = await client.list_recent_events(
+        after_id=ids[-1],
+        created_since=datetime(2000, 1, 1, tzinfo=UTC),
+        floor_id=ids[99],
+    )
+    assert [event.id for event in floored] == ids[100:]
 
     event = await client.get_event(ids[3])
     assert event.location_id == "loc_home"

@@ -348,16 +348,20 @@ class FlatpeakClient:
         *,
         after_id: str | None = None,
         created_since: datetime | None = None,
+        floor_id: str | None = None,
         max_events: int = 1000,
     ) -> list[Event]:
         """Return, oldest first, the events newer than `after_id` or created since then.
 
-        Pages are read newest first (with `starting_after`) until an event is older
-        than both bounds; Flatpeak's ids start with their creation time, so the order
-        of ids is the order of creation. At most `max_events` newest events are kept.
+        Nothing at or before `floor_id` is returned. Pages are read newest first (with
+        `starting_after`) until an event is older than the bounds; Flatpeak's ids start
+        with their creation time, so the order of ids is the order of creation. At most
+        `max_events` newest events are kept.
         """
 
         def wanted(event: Event) -> bool:
+            if floor_id is not None and event.id <= floor_id:
+                return False
             if after_id is None or event.id > after_id:
                 return True
             return (
