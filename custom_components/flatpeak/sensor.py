@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from homeassistant.helpers.typing import StateType
 
     from . import FlatpeakConfigEntry
+    from .api.models import TariffSlotStatus
     from .coordinator import FlatpeakLocationCoordinator, LocationData
+    from .prices import DayStatistics
 
 # Coordinators fetch; entities only read their data.
 PARALLEL_UPDATES = 0
@@ -114,41 +116,35 @@ def _next_attributes(data: LocationData, now: datetime, zone: ZoneInfo) -> Attri
 
 
 def _today_stat(
-    pick: Callable[[Any], Any],
+    pick: Callable[[DayStatistics], tuple[float, datetime, datetime]],
 ) -> tuple[
     Callable[[LocationData, datetime, ZoneInfo], Value],
     Callable[[LocationData, datetime, ZoneInfo], Attributes],
 ]:
-    """Build value and attribute readers for one statistic of today's prices."""
+    """Build value and attribute readers for one statistic (value, start, end) of today."""
 
-    def stats(data: LocationData, now: datetime, zone: ZoneInfo) -> Any:
+    def picked(
+        data: LocationData, now: datetime, zone: ZoneInfo
+    ) -> tuple[float, datetime, datetime] | None:
         if data.import_series is None:
             return None
-        return data.import_series.statistics(*local_day(now, zone))
+        today = data.import_series.statistics(*local_day(now, zone))
+        return pick(today) if today is not None else None
 
     def value(data: LocationData, now: datetime, zone: ZoneInfo) -> Value:
-        today = stats(data, now, zone)
-        if today is None:
-            return None
-        picked = pick(today)
-        return picked if isinstance(picked, float) else picked.value
+        stat = picked(data, now, zone)
+        return stat[0] if stat else None
 
     def attributes(data: LocationData, now: datetime, zone: ZoneInfo) -> Attributes:
-        today = stats(data, now, zone)
-        if today is None:
+        stat = picked(data, now, zone)
+        if stat is None:
             return {}
-        picked = pick(today)
-        start, end = (
-            (today.start, today.end)
-            if isinstance(picked, float)
-            else (picked.valid_from, picked.valid_to)
-        )
-        return {"start": start.astimezone(zone), "end": end.astimezone(zone)}
+        return {"start": stat[1].astimezone(zone), "end": stat[2].astimezone(zone)}
 
     return value, attributes
 
 
-def _import_tariff(data: LocationData) -> Any:
+def _import_tariff(data: LocationData) -> TariffSlotStatus | None:
     return data.status.commodity_import if data.status else None
 
 
@@ -180,9 +176,13 @@ def _prices_updated(data: LocationData, _now: datetime, _zone: ZoneInfo) -> Valu
     return data.import_prices.last_updated if data.import_prices else None
 
 
-_lowest = _today_stat(lambda stats: stats.lowest)
-_highest = _today_stat(lambda stats: stats.highest)
-_average = _today_stat(lambda stats: stats.average)
+_lowest = _today_stat(
+    lambda s: (s.lowest.value, s.lowest.valid_from, s.lowest.valid_to)
+)
+_highest = _today_stat(
+    lambda s: (s.highest.value, s.highest.valid_from, s.highest.valid_to)
+)
+_average = _today_stat(lambda s: (s.average, s.start, s.end))
 
 SENSORS: tuple[FlatpeakSensorDescription, ...] = (
     FlatpeakSensorDescription(
