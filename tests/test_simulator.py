@@ -1096,3 +1096,22 @@ def test_command_line_serve_and_send(cli_simulator: str) -> None:
     answer = json.loads(completed.stdout)
     assert answer["result"] == {"attempts": [200], "delivered": True}
     assert answer["event"]["data"]["id"] == "loc_650000000000000000000001"
+
+
+def test_tariff_events_show_in_status() -> None:
+    """The status reflects what tariff.* events report; other events change nothing."""
+    state = SimulatorState()
+    state.add_account("acc_1", ["sk_live_1"])
+    state.add_location("acc_1", "loc_1")
+    state.set_status("loc_1", contract_end_date=state.now() + timedelta(days=365))
+    before = state.location_status("loc_1")["tariff_status"]["commodity_import"]
+    state.reflect_in_status("location.update", "loc_1")
+    assert state.location_status("loc_1")["tariff_status"]["commodity_import"] == before
+    state.reflect_in_status("tariff.fetch.failed", "loc_1")
+    state.reflect_in_status("tariff.connection.upgrade", "loc_1")
+    state.reflect_in_status("tariff.expired", "loc_1")
+    after = state.location_status("loc_1")["tariff_status"]["commodity_import"]
+    assert after["status"] == "ERROR"
+    assert after["connection_type"] == "LIBRARY"
+    assert after["tariff"]["contract_end_date"] < before["tariff"]["contract_end_date"]
+    assert state.locations["loc_1"]["tariff_status"]["commodity_import"] == "ERROR"

@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--attempts", type=int, default=6, help="attempts before giving up (1-6)"
     )
+    send.add_argument(
+        "--keep-status",
+        action="store_true",
+        help="leave the location's status as it is (by default a tariff.* event also "
+        "shows in it, as Flatpeak's status does)",
+    )
     return parser
 
 
@@ -99,6 +105,7 @@ async def _send(args: argparse.Namespace) -> int:
         "signed": not args.unsigned,
         "time_scale": args.time_scale,
         "schedule": list(FLATPEAK_RETRY_SCHEDULE[:attempts]),
+        "reflect_status": not args.keep_status,
     }
     async with (
         aiohttp.ClientSession() as session,

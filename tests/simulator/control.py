@@ -50,6 +50,8 @@ class _Control:
             # Made here, not in __init__: the app may be built outside a running loop.
             self._session = aiohttp.ClientSession()
         event = self.state.make_event(body["type"], body["location_id"])
+        if body.get("reflect_status"):
+            self.state.reflect_in_status(body["type"], body["location_id"])
         sender = WebhookSender(
             self.state,
             self._session,

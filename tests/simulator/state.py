@@ -356,6 +356,28 @@ class SimulatorState:
         ]
         return entry
 
+    def reflect_in_status(self, event_type: str, location_id: str) -> None:
+        """Show what a tariff.* event reports in the import tariff's status.
+
+        Flatpeak's status does the same; other event types leave it alone.
+        """
+        entry = self.statuses[location_id][tariff_slot("import")]
+        tariff = entry.get("tariff")
+        if tariff is None:
+            return
+        now = self.now()
+        if event_type == "tariff.expired":
+            tariff["contract_end_date"] = iso_z(now - timedelta(days=1))
+        elif event_type == "tariff.expiring":
+            tariff["contract_end_date"] = iso_z(now + timedelta(days=8))
+        elif event_type == "tariff.fetch.failed":
+            entry["status"] = "ERROR"
+            self.locations[location_id]["tariff_status"][tariff_slot("import")] = (
+                "ERROR"
+            )
+        elif event_type == "tariff.connection.upgrade":
+            entry["connection_type"] = "LIBRARY"
+
     def _provider_id(self, name: str) -> str:
         """Return a stable provider id per provider name."""
         if name not in self._providers:
