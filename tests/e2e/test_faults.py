@@ -107,8 +107,12 @@ async def test_api_down_at_start_up_then_loads(faulty: Faulty) -> None:
 
 async def test_outage_keeps_prices_and_logs_each_way_once(faulty: Faulty) -> None:
     """While Flatpeak is down the last prices stay; one line down, one line back."""
-    before = await faulty.hass.state(CURRENT)
-    assert before is not None
+    # A flat price, so a slot boundary during the test cannot change the state.
+    await faulty.simulator.control(
+        "prices", {"location_id": DEMO_HOME_ID, "value": 0.2929}
+    )
+    assert (await faulty.push())["result"]["delivered"]
+    before = await faulty.hass.wait_for_state(CURRENT, lambda s: s["state"] == "0.2929")
     await faulty.simulator.control(
         "fault", {"route": "location", "status": 503, "times": None}
     )
