@@ -371,9 +371,9 @@ async def test_timeout(
     simulator: RunningSimulator, session: aiohttp.ClientSession
 ) -> None:
     """A slow answer is a timeout error, which is also a connection error."""
-    client = _client(session, simulator, request_timeout=0.2)
+    client = _client(session, simulator, request_timeout=1.0)
     await client.login()
-    simulator.state.inject_fault("location", delay=2.0)
+    simulator.state.inject_fault("location", delay=5.0)
     with pytest.raises(FlatpeakTimeoutError) as err:
         await client.get_location("loc_home")
     assert isinstance(err.value, FlatpeakConnectionError)
