@@ -46,6 +46,8 @@ from .webhook import (
 from .webhook_url import async_delete_cloudhook
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.typing import ConfigType
 
@@ -199,10 +201,7 @@ def _remove_stale_devices(
     """Drop devices of locations the entry no longer follows."""
     registry = dr.async_get(hass)
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
-        if not any(
-            domain == DOMAIN and identifier in followed
-            for domain, identifier in device.identifiers
-        ):
+        if not _is_followed(device, followed):
             registry.async_remove_device(device.id)
 
 
@@ -229,8 +228,12 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: FlatpeakConfigEntry, device: dr.DeviceEntry
 ) -> bool:
     """Allow removing a location's device only when the entry no longer follows it."""
-    followed = entry.runtime_data.coordinators
-    return not any(
+    return not _is_followed(device, entry.runtime_data.coordinators)
+
+
+def _is_followed(device: dr.DeviceEntry, followed: Collection[str]) -> bool:
+    """Whether a device stands for one of the followed locations."""
+    return any(
         domain == DOMAIN and identifier in followed
         for domain, identifier in device.identifiers
     )

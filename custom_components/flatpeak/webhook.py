@@ -27,6 +27,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
+from .events import Outcome
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -195,6 +196,8 @@ async def async_catch_up(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> Non
     except FlatpeakError as err:
         LOGGER.warning("Could not catch up on Flatpeak events: %s", err)
         return
-    applied = [event for event in missed if dispatcher.async_apply(event) == "applied"]
+    applied = [
+        event for event in missed if dispatcher.async_apply(event) is Outcome.APPLIED
+    ]
     if applied:
         LOGGER.info("Caught up on %d Flatpeak events", len(applied))

@@ -203,9 +203,13 @@ class HomeAssistant:
         self.prepare()
         self.process.start()
         try:
-            await wait_for_http(f"{self.url}/manifest.json")
+            await self.attach()
         except TimeoutError as err:
             raise TimeoutError(f"{err}\n{self.process.log_tail()}") from err
+
+    async def attach(self) -> None:
+        """Wait until the HTTP server answers (also one started elsewhere)."""
+        await wait_for_http(f"{self.url}/manifest.json")
         if self._session is None:
             self._session = aiohttp.ClientSession()
 
