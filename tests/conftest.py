@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 import importlib
+import json
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
@@ -27,9 +29,10 @@ from custom_components.flatpeak.const import (
 from tests.simulator import RunningSimulator, SimulatorState, start_simulator
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
     from types import ModuleType
 
+    from aiohttp import ClientResponse
     from aiohttp.test_utils import TestClient
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.const import Platform
@@ -184,9 +187,56 @@ def make_event(
     }
 
 
+class FlatpeakDeliveries:
+    """Posts events to the webhook the way Flatpeak delivers them, unsigned.
+
+    Flatpeak delivers only events it has: each event posted is first kept in the
+    simulator's event list (owned as its data says), so that reading it back finds it.
+    Junk that Flatpeak never sent is posted with `hass_client_no_auth` instead.
+    """
+
+    def __init__(self, client: TestClient, state: SimulatorState) -> None:
+        """Post through `client`; keep the events in `state`."""
+        self._client = client
+        self._state = state
+
+    async def post(self, path: str, **kwargs: Any) -> ClientResponse:
+        """POST a delivery; an event object in `json` is also one of Flatpeak's events."""
+        event = kwargs.get("json")
+        if isinstance(raw := kwargs.get("data"), str | bytes):
+            with contextlib.suppress(ValueError):
+                event = json.loads(raw)
+        if isinstance(event, dict) and isinstance(event.get("id"), str):
+            data = event.get("data") if isinstance(event.get("data"), dict) else {}
+            self._state.store_event(
+                event,
+                account_id=data.get("account_id", ACCOUNT_ID),
+                live_mode=data.get("live_mode", True),
+            )
+        return await self._client.post(path, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        """Everything else is the test client's."""
+        return getattr(self._client, name)
+
+
+@pytest.fixture
+def flatpeak_client(
+    hass_client_no_auth: ClientSessionGenerator, simulator_state: SimulatorState
+) -> Callable[[], Awaitable[FlatpeakDeliveries]]:
+    """Make clients that post deliveries as Flatpeak does (see FlatpeakDeliveries)."""
+
+    async def make() -> FlatpeakDeliveries:
+        return FlatpeakDeliveries(await hass_client_no_auth(), simulator_state)
+
+    return make
+
+
 @pytest.fixture
 async def webhook_client(
-    init_integration: MockConfigEntry, hass_client_no_auth: ClientSessionGenerator
-) -> TestClient:
-    """An HTTP client for posting deliveries to the entry's webhook (unsigned)."""
-    return await hass_client_no_auth()
+    init_integration: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    simulator_state: SimulatorState,
+) -> FlatpeakDeliveries:
+    """A client posting deliveries to the entry's webhook as Flatpeak does (unsigned)."""
+    return FlatpeakDeliveries(await hass_client_no_auth(), simulator_state)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.flatpeak import async_remove_config_entry_device
-from custom_components.flatpeak.const import CONF_FOLLOW_ALL_LOCATIONS, DOMAIN
+from custom_components.flatpeak.const import (
+    CONF_FOLLOW_ALL_LOCATIONS,
+    CONF_LOCATIONS,
+    DOMAIN,
+)
 from tests.conftest import ACCOUNT_ID, HOME_ID, LIVE_KEY, NOW
 
 if TYPE_CHECKING:
@@ -139,22 +145,61 @@ async def test_auth_failure_at_setup_starts_reauth(
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
 
 
-async def test_one_failing_location_fails_setup_cleanly(
+async def test_one_missing_location_is_set_aside(
     hass: HomeAssistant,
     simulator_state: SimulatorState,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
 ) -> None:
-    """When one of several locations cannot be fetched, none is left running."""
-    simulator_state.add_location(ACCOUNT_ID, "loc_cabin", reference_id="Cabin")
-    simulator_state.set_status("loc_cabin")
+    """A chosen location Flatpeak no longer has does not keep the others down.
+
+    The entry loads with the rest, Repairs names the missing one, its device stays,
+    and nobody asks Flatpeak for it again until the entry reloads.
+    """
+    mock_config_entry.add_to_hass(hass)
+    device_registry.async_get_or_create(
+        config_entry_id=mock_config_entry.entry_id,
+        identifiers={(DOMAIN, "loc_missing")},
+    )
     await _setup(
         hass,
         mock_config_entry,
         freezer,
         locations=[HOME_ID, "loc_missing"],
     )
-    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert list(mock_config_entry.runtime_data.coordinators) == [HOME_ID]
+    assert hass.states.get("sensor.home_current_price").state == "0.3"  # type: ignore[union-attr]
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "location_missing_loc_missing")
+    assert issue is not None
+    assert issue.translation_key == "location_missing"
+    assert device_registry.async_get_device_by_identifier(
+        (DOMAIN, "loc_missing"), mock_config_entry.entry_id
+    )
+    assert mock_config_entry.options[CONF_LOCATIONS] == [HOME_ID, "loc_missing"]
+    calls = simulator_state.calls_for("location", "loc_missing")
+    assert calls == 1
+    freezer.tick(timedelta(hours=7))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert simulator_state.calls_for("location", "loc_missing") == calls
+
+    # Once the user removes it from the options, the issue and the device go.
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        options={**mock_config_entry.options, CONF_LOCATIONS: [HOME_ID]},
+    )
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    registry = ir.async_get(hass)
+    assert registry.async_get_issue(DOMAIN, "location_missing_loc_missing") is None
+    assert (
+        device_registry.async_get_device_by_identifier(
+            (DOMAIN, "loc_missing"), mock_config_entry.entry_id
+        )
+        is None
+    )
 
 
 async def test_stale_devices_removed(

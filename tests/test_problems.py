@@ -123,6 +123,7 @@ def test_active_problem_round_trip() -> None:
     """What is stored reads back the same; a bad timestamp falls back to now."""
     assert ActiveProblem.from_dict(ACTIVE_FOR_TARIFF.as_dict()) == ACTIVE_FOR_TARIFF
     restored = ActiveProblem.from_dict({"since": "not a time"})
+    assert restored is not None
     assert restored.event_id is None
     assert restored.tariff_id is None
     assert restored.since.tzinfo is not None

@@ -18,18 +18,22 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.flatpeak.const import DOMAIN
+from custom_components.flatpeak.const import DOMAIN, EVENT_REFRESH_COOLDOWN
+from custom_components.flatpeak.locations import location_missing_issue_id
 from custom_components.flatpeak.problems import SAVE_DELAY
 from custom_components.flatpeak.repairs import async_create_fix_flow
 from tests.conftest import HOME_ID, NOW, WEBHOOK_PATH, make_event
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from aiohttp.test_utils import TestClient
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
     from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+    from tests.conftest import FlatpeakDeliveries
     from tests.simulator import RunningSimulator, SimulatorState
 
 PAST = datetime(2026, 11, 1, tzinfo=UTC)
@@ -110,7 +114,7 @@ async def _start(
     hass: HomeAssistant,
     entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
-    hass_client_no_auth: ClientSessionGenerator,
+    flatpeak_client: Callable[[], Awaitable[FlatpeakDeliveries]],
 ) -> TestClient:
     """Set the entry up at NOW and return a client for webhook deliveries."""
     freezer.move_to(NOW)
@@ -118,7 +122,7 @@ async def _start(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    return await hass_client_no_auth()
+    return await flatpeak_client()
 
 
 async def _deliver(
@@ -154,14 +158,14 @@ async def test_problem_survives_restarts_until_status_shows_it_fixed(
     simulator: RunningSimulator,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
-    hass_client_no_auth: ClientSessionGenerator,
+    flatpeak_client: Callable[[], Awaitable[FlatpeakDeliveries]],
     hass_storage: dict[str, Any],
     case: Case,
 ) -> None:
     """On from the event, through a reload and a restart, off once Flatpeak says fixed."""
     # The event names the tariff the status shows (expiring compares the two).
     simulator_state.set_status(HOME_ID, tariff_id=TARIFF_ID, **case.broken)
-    client = await _start(hass, mock_config_entry, freezer, hass_client_no_auth)
+    client = await _start(hass, mock_config_entry, freezer, flatpeak_client)
     _assert_active(hass, case, active=False)
 
     await _deliver(hass, client, case.event_type, "evt_1")
@@ -188,7 +192,7 @@ async def test_problem_survives_restarts_until_status_shows_it_fixed(
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     _assert_active(hass, case, active=True)
-    client = await hass_client_no_auth()
+    client = await flatpeak_client()
 
     # Fixed in Flatpeak: the location.update that follows makes the status be re-read.
     simulator_state.set_status(HOME_ID, **case.fixed)
@@ -208,11 +212,11 @@ async def test_location_update_burst_is_debounced(
     simulator: RunningSimulator,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
-    hass_client_no_auth: ClientSessionGenerator,
+    flatpeak_client: Callable[[], Awaitable[FlatpeakDeliveries]],
 ) -> None:
     """A fix arriving within the refresh cooldown is seen once the cooldown is over."""
     simulator_state.set_status(HOME_ID, **FETCH_FAILED.broken)
-    client = await _start(hass, mock_config_entry, freezer, hass_client_no_auth)
+    client = await _start(hass, mock_config_entry, freezer, flatpeak_client)
     await _deliver(hass, client, FETCH_FAILED.event_type, "evt_1")
     await _advance(hass, freezer, timedelta(seconds=1))
 
@@ -226,7 +230,7 @@ async def test_location_update_burst_is_debounced(
     assert simulator_state.calls["location_status"] == status_calls + 1
     _assert_active(hass, FETCH_FAILED, active=True)
 
-    await _advance(hass, freezer, timedelta(seconds=11))
+    await _advance(hass, freezer, EVENT_REFRESH_COOLDOWN + timedelta(seconds=1))
     assert simulator_state.calls["location_status"] == status_calls + 2
     _assert_active(hass, FETCH_FAILED, active=False)
 
@@ -287,13 +291,13 @@ async def test_fix_flow(
     simulator: RunningSimulator,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
-    hass_client_no_auth: ClientSessionGenerator,
+    flatpeak_client: Callable[[], Awaitable[FlatpeakDeliveries]],
     repairs_api: RepairsApi,
     case: Case,
 ) -> None:
     """Still broken, then Flatpeak down, then fixed: the issue closes only when fixed."""
     simulator_state.set_status(HOME_ID, **case.broken)
-    client = await _start(hass, mock_config_entry, freezer, hass_client_no_auth)
+    client = await _start(hass, mock_config_entry, freezer, flatpeak_client)
     await _deliver(hass, client, case.event_type, "evt_1")
     await _advance(hass, freezer, timedelta(minutes=5))
 
@@ -336,12 +340,12 @@ async def test_fix_flow_when_problem_cleared_meanwhile(
     simulator: RunningSimulator,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
-    hass_client_no_auth: ClientSessionGenerator,
+    flatpeak_client: Callable[[], Awaitable[FlatpeakDeliveries]],
     repairs_api: RepairsApi,
 ) -> None:
     """A problem cleared while the form is open closes the flow without an API call."""
     simulator_state.set_status(HOME_ID, **EXPIRED.broken)
-    client = await _start(hass, mock_config_entry, freezer, hass_client_no_auth)
+    client = await _start(hass, mock_config_entry, freezer, flatpeak_client)
     await _deliver(hass, client, EXPIRED.event_type, "evt_1")
     result = await repairs_api.start(_issue_id(EXPIRED))
 
@@ -361,11 +365,11 @@ async def test_fix_flow_when_entry_not_loaded(
     simulator: RunningSimulator,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
-    hass_client_no_auth: ClientSessionGenerator,
+    flatpeak_client: Callable[[], Awaitable[FlatpeakDeliveries]],
     repairs_api: RepairsApi,
 ) -> None:
     """With the entry unloaded the status cannot be checked: abort, keep the issue."""
-    client = await _start(hass, mock_config_entry, freezer, hass_client_no_auth)
+    client = await _start(hass, mock_config_entry, freezer, flatpeak_client)
     await _deliver(hass, client, FETCH_FAILED.event_type, "evt_1")
     result = await repairs_api.start(_issue_id(FETCH_FAILED))
 
@@ -382,10 +386,10 @@ async def test_fix_flow_when_entry_removed(
     simulator: RunningSimulator,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
-    hass_client_no_auth: ClientSessionGenerator,
+    flatpeak_client: Callable[[], Awaitable[FlatpeakDeliveries]],
 ) -> None:
     """A flow whose entry is gone aborts (its issues went with the entry)."""
-    client = await _start(hass, mock_config_entry, freezer, hass_client_no_auth)
+    client = await _start(hass, mock_config_entry, freezer, flatpeak_client)
     await _deliver(hass, client, UPGRADE.event_type, "evt_1")
     issue = ir.async_get(hass).async_get_issue(DOMAIN, _issue_id(UPGRADE))
     assert issue is not None
@@ -429,12 +433,12 @@ async def test_entry_removal_removes_issues_and_stored_state(
     simulator: RunningSimulator,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
-    hass_client_no_auth: ClientSessionGenerator,
+    flatpeak_client: Callable[[], Awaitable[FlatpeakDeliveries]],
     hass_storage: dict[str, Any],
 ) -> None:
     """Removing the entry deletes its Repairs issues and its stored problems."""
     simulator_state.set_status(HOME_ID, status="ERROR", connection_type="LIBRARY")
-    client = await _start(hass, mock_config_entry, freezer, hass_client_no_auth)
+    client = await _start(hass, mock_config_entry, freezer, flatpeak_client)
     for number, case in enumerate(REPAIRABLE):
         await _deliver(hass, client, case.event_type, f"evt_{number}")
     # Another integration's issue is left alone.
@@ -461,16 +465,40 @@ async def test_entry_removal_removes_issues_and_stored_state(
 async def test_location_delete_forgets_its_problems(
     hass: HomeAssistant,
     simulator: RunningSimulator,
+    simulator_state: SimulatorState,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
-    hass_client_no_auth: ClientSessionGenerator,
+    flatpeak_client: Callable[[], Awaitable[FlatpeakDeliveries]],
 ) -> None:
-    """A location deleted in Flatpeak takes its problems and issues with it."""
-    client = await _start(hass, mock_config_entry, freezer, hass_client_no_auth)
+    """A location deleted in Flatpeak takes its problems and issues with it.
+
+    The location was chosen by name, so it is not removed from the options: one issue
+    says it is missing instead.
+    """
+    client = await _start(hass, mock_config_entry, freezer, flatpeak_client)
     await _deliver(hass, client, EXPIRED.event_type, "evt_1")
     await _deliver(hass, client, EXPIRING.event_type, "evt_2")
     assert _flatpeak_issues(hass) == [_issue_id(EXPIRED)]
 
+    simulator_state.remove_location(HOME_ID)
     await _deliver(hass, client, "location.delete", "evt_3")
-    assert _flatpeak_issues(hass) == []
+    assert _flatpeak_issues(hass) == [location_missing_issue_id(HOME_ID)]
     assert mock_config_entry.runtime_data.problems.locations() == []
+
+
+async def test_location_delete_of_a_location_that_exists_changes_nothing(
+    hass: HomeAssistant,
+    simulator: RunningSimulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    flatpeak_client: Callable[[], Awaitable[FlatpeakDeliveries]],
+) -> None:
+    """An event alone never removes a location: Flatpeak still has it, so it stays."""
+    client = await _start(hass, mock_config_entry, freezer, flatpeak_client)
+    await _deliver(hass, client, EXPIRED.event_type, "evt_1")
+
+    await _deliver(hass, client, "location.delete", "evt_2")
+    assert _flatpeak_issues(hass) == [_issue_id(EXPIRED)]
+    assert mock_config_entry.runtime_data.problems.locations() == [HOME_ID]
+    assert HOME_ID in mock_config_entry.runtime_data.coordinators
+    assert mock_config_entry.options["locations"] == [HOME_ID]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 import json
+import time
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
 import aiohttp
 from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -17,6 +19,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+from custom_components.flatpeak.api.webhook import JWKS_FAILURE_BACKOFF
 from custom_components.flatpeak.const import (
     CONF_CLOUDHOOK_URL,
     CONF_FOLLOW_ALL_LOCATIONS,
@@ -180,12 +183,18 @@ async def test_not_ours_is_acknowledged_and_ignored(
     hass: HomeAssistant,
     webhook_client: TestClient,
     init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
     event: dict[str, Any],
     reason: str,
 ) -> None:
-    """Other accounts' and test-mode events get 200 (no retries) and change nothing."""
+    """Signed events of other accounts or modes get 200 (no retries), change nothing."""
     events = async_capture_events(hass, EVENT_FLATPEAK)
-    response = await webhook_client.post(WEBHOOK_PATH, json=event)
+    body = json.dumps(event).encode()
+    response = await webhook_client.post(
+        WEBHOOK_PATH,
+        data=body,
+        headers=_signed_headers(simulator.state.signing_key, body),
+    )
     assert response.status == 200, reason
     assert (await response.json())["message"] == "ignored"
     await hass.async_block_till_done()
@@ -310,6 +319,7 @@ async def test_jwks_unreachable_asks_for_retry_and_loses_nothing(
     webhook_client: TestClient,
     init_integration: MockConfigEntry,
     simulator: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """Keys that cannot be fetched give 503, so Flatpeak retries; the retry is applied."""
     await _require_signatures(hass, init_integration)
@@ -321,6 +331,11 @@ async def test_jwks_unreachable_asks_for_retry_and_loses_nothing(
     assert response.status == 503
     await hass.async_block_till_done()
     assert events == []
+    # Flatpeak's first retry comes 30 s later, when the keys are fetched again.
+    freezer.tick(timedelta(seconds=JWKS_FAILURE_BACKOFF))
+    headers = _signed_headers(
+        simulator.state.signing_key, body, timestamp=int(time.time())
+    )
     response = await webhook_client.post(WEBHOOK_PATH, data=body, headers=headers)
     assert response.status == 200
     await hass.async_block_till_done()
@@ -332,6 +347,7 @@ async def test_sender_retries_after_5xx_and_event_applied_once(
     webhook_client: TestClient,
     init_integration: MockConfigEntry,
     simulator: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """The simulator's sender, signing for real, retries after our 503 and succeeds."""
     await _require_signatures(hass, init_integration)
@@ -342,6 +358,7 @@ async def test_sender_retries_after_5xx_and_event_applied_once(
 
     async def record_sleep(delay: float) -> None:
         delays.append(delay)
+        freezer.tick(timedelta(seconds=delay))
 
     async with aiohttp.ClientSession() as session:
         sender = WebhookSender(simulator.state, session, sleep=record_sleep)
@@ -364,9 +381,13 @@ async def test_location_update_burst_costs_at_most_two_fetches(
     """Fifty location.update deliveries in a burst refresh the prices at most twice."""
     before = simulator.state.calls_for("prices", HOME_ID)
     for index in range(50):
+        body = json.dumps(
+            make_event("location.update", event_id=f"evt_u{index:02}")
+        ).encode()
         response = await webhook_client.post(
             WEBHOOK_PATH,
-            json=make_event("location.update", event_id=f"evt_u{index:02}"),
+            data=body,
+            headers=_signed_headers(simulator.state.signing_key, body),
         )
         assert response.status == 200
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -466,6 +487,7 @@ async def test_new_and_deleted_locations(
     assert hass.states.get("sensor.cabin_current_price").state == "0.2"  # type: ignore[union-attr]
     assert hass.states.get("binary_sensor.cabin_tariff_expired").state == "off"  # type: ignore[union-attr]
 
+    state.remove_location("loc_cabin")
     response = await webhook_client.post(
         WEBHOOK_PATH,
         json=make_event("location.delete", event_id="evt_del", location_id="loc_cabin"),
@@ -482,19 +504,35 @@ async def test_new_and_deleted_locations(
     assert hass.states.get("sensor.cabin_current_price") is None
 
 
-async def test_deleted_selected_location_leaves_options(
+async def test_deleted_selected_location_stays_in_options(
     hass: HomeAssistant,
     webhook_client: TestClient,
     init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    device_registry: dr.DeviceRegistry,
 ) -> None:
-    """Deleting a selected location removes it from the entry's selection too."""
+    """A chosen location Flatpeak deleted is set aside, not removed from the options.
+
+    Its device stays (entities keep their settings) and Repairs says what to do.
+    """
+    simulator.state.remove_location(HOME_ID)
     response = await webhook_client.post(
         WEBHOOK_PATH, json=make_event("location.delete", event_id="evt_del_home")
     )
     assert response.status == 200
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert init_integration.options["locations"] == []
+    assert init_integration.options["locations"] == [HOME_ID]
     assert HOME_ID not in init_integration.runtime_data.coordinators
+    assert device_registry.async_get_device_by_identifier(
+        (DOMAIN, HOME_ID), init_integration.entry_id
+    )
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"location_missing_{HOME_ID}")
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "location_id": HOME_ID,
+        "title": init_integration.title,
+    }
+    assert hass.states.get("sensor.home_current_price").state == "unavailable"  # type: ignore[union-attr]
 
 
 async def test_cloud_reconnection_catches_up(

@@ -8,17 +8,23 @@ from typing import TYPE_CHECKING
 
 from homeassistant.const import Platform
 from homeassistant.core import callback
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryError,
+    ConfigEntryNotReady,
+)
 from homeassistant.helpers import (
     config_validation as cv,
     device_registry as dr,
     issue_registry as ir,
 )
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
 from .api.client import FlatpeakClient
 from .api.exceptions import FlatpeakAuthenticationError, FlatpeakError
 from .api.webhook import SignatureVerifier
+from .confirmation import EventConfirmer
 from .const import (
     CONF_ACCOUNT_ID,
     CONF_API_KEY,
@@ -28,12 +34,17 @@ from .const import (
     CONF_LOCATIONS,
     CONF_WEBHOOK_ID,
     DEFAULT_API_URL,
+    DEFAULT_FOLLOW_ALL_LOCATIONS,
     DOMAIN,
-    LOGGER,
 )
-from .coordinator import FlatpeakLocationCoordinator
+from .coordinator import FlatpeakLocationCoordinator, location_missing_signal
 from .event_log import EventLog
 from .events import EventDispatcher
+from .locations import (
+    async_drop_missing_location,
+    async_sync_missing_location_issues,
+    chosen_locations,
+)
 from .problems import ProblemTracker
 from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData, async_on_each_location
 from .services import async_setup_services
@@ -81,7 +92,7 @@ async def _async_followed_locations(
     client: FlatpeakClient, entry: FlatpeakConfigEntry
 ) -> list[str]:
     selected: list[str] = list(entry.options.get(CONF_LOCATIONS, []))
-    if not entry.options.get(CONF_FOLLOW_ALL_LOCATIONS, False):
+    if not entry.options.get(CONF_FOLLOW_ALL_LOCATIONS, DEFAULT_FOLLOW_ALL_LOCATIONS):
         return selected
     try:
         locations = await client.list_locations()
@@ -120,15 +131,27 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
         problems=problems,
         event_log=event_log,
         verifier=SignatureVerifier(jwks_fetcher(client)),
+        confirmer=EventConfirmer(client),
     )
     entry.runtime_data.dispatcher = EventDispatcher(hass, entry)
+    chosen = chosen_locations(entry)
+    async_sync_missing_location_issues(hass, entry, chosen - set(coordinators))
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass,
+            location_missing_signal(entry.entry_id),
+            partial(async_drop_missing_location, hass, entry),
+        )
+    )
     async_on_each_location(hass, entry, partial(_reconcile_problems, entry))
     # Problems of locations no longer followed would never be reconciled again.
     for location_id in problems.locations():
         if location_id not in coordinators:
             problems.async_forget_location(location_id)
     problems.async_sync_repairs()
-    _remove_stale_devices(hass, entry, set(coordinators))
+    # A chosen location that is missing keeps its device (and entities' settings) until
+    # the user removes it from the options.
+    _remove_stale_devices(hass, entry, set(coordinators) | chosen)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_register_webhook(hass, entry)
     async_follow_cloud(hass, entry)
@@ -155,25 +178,27 @@ async def _async_start_coordinators(
         return_exceptions=True,
     )
     errors: list[BaseException] = []
-    for coordinator, result in zip(coordinators.values(), results, strict=True):
+    for coordinator, result in zip(list(coordinators.values()), results, strict=True):
         if coordinator.location_missing:
-            # Deleted in Flatpeak while Home Assistant was down: nothing to retry for.
-            LOGGER.warning(
-                "Flatpeak location %s no longer exists; it is not followed any more",
-                coordinator.location_id,
-            )
+            # Deleted in Flatpeak while Home Assistant was down: nothing to retry for,
+            # and no reason to keep the other locations down.
+            await coordinator.async_shutdown()
             del coordinators[coordinator.location_id]
         elif isinstance(result, BaseException):
             errors.append(result)
     if errors:
         for coordinator in coordinators.values():
             await coordinator.async_shutdown()
+        # Errors that a retry cannot fix win over those it can.
         raise next(
-            (err for err in errors if isinstance(err, ConfigEntryAuthFailed)),
+            (
+                err
+                for kind in (ConfigEntryAuthFailed, ConfigEntryError)
+                for err in errors
+                if isinstance(err, kind)
+            ),
             errors[0],
         )
-    for coordinator in coordinators.values():
-        entry.async_on_unload(coordinator.async_shutdown)
     return coordinators
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any, override
+from urllib.parse import urlparse
 
 from homeassistant.components import webhook
 from homeassistant.config_entries import (
@@ -42,6 +44,7 @@ from .const import (
     CONF_REQUIRE_SIGNED_WEBHOOKS,
     CONF_WEBHOOK_ID,
     DEFAULT_API_URL,
+    DEFAULT_FOLLOW_ALL_LOCATIONS,
     DOMAIN,
     FLATPEAK_DASHBOARD_URL,
     LOGGER,
@@ -82,6 +85,24 @@ USER_SCHEMA = probatio.Schema(
 )
 REAUTH_SCHEMA = probatio.Schema({probatio.Required(CONF_API_KEY): _API_KEY_SELECTOR})
 RECONFIGURE_SCHEMA = probatio.Schema({probatio.Required(CONF_API_URL): _URL_SELECTOR})
+
+
+def _insecure_api_url(url: str) -> bool:
+    """Whether an API URL would send the API key unencrypted over a network.
+
+    Plain http is accepted only for this machine's loopback (a local test server).
+    """
+    parsed = urlparse(url.strip())
+    if parsed.scheme == "https" and parsed.hostname:
+        return False
+    if parsed.scheme != "http" or not parsed.hostname:
+        return True
+    if parsed.hostname == "localhost":
+        return False
+    try:
+        return not ip_address(parsed.hostname).is_loopback
+    except ValueError:
+        return True
 
 
 @contextmanager
@@ -175,14 +196,17 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             api_key = user_input[CONF_API_KEY].strip()
-            client = _client(
-                self.hass,
-                user_input[CONF_ACCOUNT_ID].strip(),
-                api_key,
-                user_input.get(SECTION_ADVANCED, {}).get(CONF_API_URL, DEFAULT_API_URL),
+            api_url = user_input.get(SECTION_ADVANCED, {}).get(
+                CONF_API_URL, DEFAULT_API_URL
             )
-            with _form_errors(errors):
-                await client.login()
+            client = _client(
+                self.hass, user_input[CONF_ACCOUNT_ID].strip(), api_key, api_url
+            )
+            if _insecure_api_url(api_url):
+                errors["base"] = "insecure_api_url"
+            else:
+                with _form_errors(errors):
+                    await client.login()
             if not errors:
                 await self.async_set_unique_id(_unique_id(client))
                 self._abort_if_unique_id_configured()
@@ -325,8 +349,11 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
                 entry.data[CONF_API_KEY],
                 user_input[CONF_API_URL],
             )
-            with _form_errors(errors):
-                await client.login()
+            if _insecure_api_url(user_input[CONF_API_URL]):
+                errors["base"] = "insecure_api_url"
+            else:
+                with _form_errors(errors):
+                    await client.login()
             if not errors:
                 return self.async_update_reload_and_abort(
                     entry, data_updates={CONF_API_URL: client.api_url}
@@ -382,7 +409,9 @@ class FlatpeakOptionsFlow(OptionsFlowWithReload):
         if self._locations:
             offered = [location.id for location in self._locations]
             current = set(entry.options.get(CONF_LOCATIONS, []))
-            follow_all = entry.options.get(CONF_FOLLOW_ALL_LOCATIONS, True)
+            follow_all = entry.options.get(
+                CONF_FOLLOW_ALL_LOCATIONS, DEFAULT_FOLLOW_ALL_LOCATIONS
+            )
             fields |= _locations_field(
                 self._locations,
                 offered if follow_all else [i for i in offered if i in current],

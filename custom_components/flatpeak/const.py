@@ -24,6 +24,9 @@ SECTION_ADVANCED: Final = "advanced"
 # Config entry options.
 CONF_LOCATIONS: Final = "locations"
 CONF_FOLLOW_ALL_LOCATIONS: Final = "follow_all_locations"
+# Set-up stores the option; an entry without it (edited by hand) follows every location,
+# as set-up does by default.
+DEFAULT_FOLLOW_ALL_LOCATIONS: Final = True
 CONF_REQUIRE_SIGNED_WEBHOOKS: Final = "require_signed_webhooks"
 
 # Flatpeak asks clients not to retry unavailable prices more often than this.
@@ -32,4 +35,9 @@ FALLBACK_UPDATE_INTERVAL: Final = timedelta(hours=1)
 MIN_UPDATE_INTERVAL: Final = timedelta(minutes=1)
 MAX_UPDATE_INTERVAL: Final = timedelta(hours=6)
 TRANSIENT_RETRY_INTERVAL: Final = timedelta(minutes=5)
+# A disabled account is re-enabled by a person, not by retrying: ask now and then.
+ACCOUNT_DISABLED_RETRY_INTERVAL: Final = timedelta(hours=6)
+# Events that ask for a refresh (location.update, connect_session.complete) cost at most
+# one fetch at once and one more per this cooldown per location, however many arrive.
+EVENT_REFRESH_COOLDOWN: Final = timedelta(minutes=5)
 UPDATE_JITTER_SECONDS: Final = 30.0

@@ -5,24 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import random
-from typing import TYPE_CHECKING, override
+from typing import TYPE_CHECKING, cast, override
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .api.exceptions import (
+    FlatpeakAccountDisabledError,
     FlatpeakAuthenticationError,
     FlatpeakError,
+    FlatpeakNotFoundError,
     FlatpeakPricesUnavailableError,
     FlatpeakRateLimitError,
+    FlatpeakResponseError,
 )
 from .api.models import Location, LocationStatus, Prices, TariffDirection
 from .const import (
+    ACCOUNT_DISABLED_RETRY_INTERVAL,
     DOMAIN,
+    EVENT_REFRESH_COOLDOWN,
     FALLBACK_UPDATE_INTERVAL,
     LOGGER,
     MAX_UPDATE_INTERVAL,
@@ -87,6 +95,16 @@ def location_zone(location: Location, fallback: str) -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
+def location_missing_signal(entry_id: str) -> str:
+    """Return the signal sent with a location id when Flatpeak no longer knows it."""
+    return f"{DOMAIN}_{entry_id}_location_missing"
+
+
+def account_disabled_issue_id(entry_id: str) -> str:
+    """Return the Repairs issue id raised while an entry's account is disabled."""
+    return f"account_disabled_{entry_id}"
+
+
 class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
     """Fetches one location's status and prices; ticks entities at every slot boundary."""
 
@@ -113,11 +131,24 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
         self._serving_stale_since: datetime | None = None
         # Set when Flatpeak says the location does not exist (deleted meanwhile).
         self.location_missing = False
+        # Refreshes asked for by events: the first at once, a burst after it costs one
+        # more at the end of the cooldown, however many events it holds.
+        self._event_refresh = Debouncer(
+            hass,
+            LOGGER,
+            cooldown=EVENT_REFRESH_COOLDOWN.total_seconds(),
+            immediate=True,
+            function=self.async_refresh,
+        )
 
     @property
     def zone(self) -> ZoneInfo:
         """Return the time zone the location's days are counted in."""
         return location_zone(self.data.location, self.hass.config.time_zone)
+
+    async def async_request_refresh_for_event(self) -> None:
+        """Refresh because an event said something changed, at a bounded rate."""
+        await self._event_refresh.async_call()
 
     @override
     async def _async_update_data(self) -> LocationData:
@@ -128,8 +159,15 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="invalid_auth"
             ) from err
+        except FlatpeakNotFoundError as err:
+            raise self._missing() from err
+        except FlatpeakAccountDisabledError as err:
+            raise self._account_disabled() from err
         except FlatpeakError as err:
             return self._keep_prices_through(err)
+        ir.async_delete_issue(
+            self.hass, DOMAIN, account_disabled_issue_id(self.config_entry.entry_id)
+        )
         if self._serving_stale_since is not None:
             LOGGER.info(
                 "Flatpeak is reachable again for %s; prices are current",
@@ -190,14 +228,58 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
                 PRICES_UNAVAILABLE_RETRY.total_seconds() // 60,
             )
 
+    def _missing(self) -> UpdateFailed:
+        """Flatpeak does not know the location (deleted): stop asking for it."""
+        self.location_missing = True
+        self.update_interval = None
+        async_dispatcher_send(
+            self.hass,
+            location_missing_signal(self.config_entry.entry_id),
+            self.location_id,
+        )
+        return UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key="location_missing",
+            translation_placeholders={"location_id": self.location_id},
+        )
+
+    def _account_disabled(self) -> ConfigEntryError | UpdateFailed:
+        """Say in Repairs that the account is disabled, and ask seldom until it is not."""
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            account_disabled_issue_id(self.config_entry.entry_id),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="account_disabled",
+            translation_placeholders={"title": self.config_entry.title},
+            data={"entry_id": self.config_entry.entry_id},
+        )
+        if cast("LocationData | None", self.data) is None:
+            # At set-up: no point retrying every minute; reloading the entry retries.
+            return ConfigEntryError(
+                translation_domain=DOMAIN, translation_key="account_disabled"
+            )
+        self.update_interval = ACCOUNT_DISABLED_RETRY_INTERVAL
+        return UpdateFailed(
+            translation_domain=DOMAIN, translation_key="account_disabled"
+        )
+
     def _keep_prices_through(self, err: FlatpeakError) -> LocationData:
         """Serve the last good data while it still covers now; fail once it does not."""
         retry_after = (
             err.retry_after if isinstance(err, FlatpeakRateLimitError) else None
         )
-        self.update_interval = max(
-            TRANSIENT_RETRY_INTERVAL, timedelta(seconds=retry_after or 0)
+        if retry_after is not None:
+            # Followed as advice, within reason: a Retry-After of years is not.
+            retry_after = min(retry_after, MAX_UPDATE_INTERVAL.total_seconds())
+        # A body we cannot read will not read better in five minutes.
+        retry = (
+            FALLBACK_UPDATE_INTERVAL
+            if isinstance(err, FlatpeakResponseError)
+            else TRANSIENT_RETRY_INTERVAL
         )
+        self.update_interval = max(retry, timedelta(seconds=retry_after or 0))
         previous = self.data
         now = dt_util.utcnow()
         if (
@@ -262,8 +344,9 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
 
     @override
     async def async_shutdown(self) -> None:
-        """Stop the boundary timer along with polling."""
+        """Stop the boundary timer and event refreshes along with polling."""
         if self._unsub_tick is not None:
             self._unsub_tick()
             self._unsub_tick = None
+        self._event_refresh.async_shutdown()
         await super().async_shutdown()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Final
 
-from .const import DOMAIN
+from .api.webhook import is_event_id
+from .const import DOMAIN, LOGGER
 from .store import ThrottledStore
 
 if TYPE_CHECKING:
@@ -34,11 +35,29 @@ class EventLog:
         self.floor_event_id: str | None = None
 
     async def async_load(self) -> None:
-        """Restore the record kept before the restart."""
+        """Restore the record kept before the restart; what is malformed is dropped."""
         stored = await self._store.async_load()
-        self._seen = OrderedDict.fromkeys(stored.get("seen", [])[-self._capacity :])
-        self.last_event_id = stored.get("last_event_id")
-        self.floor_event_id = stored.get("floor_event_id")
+        seen = stored.get("seen", [])
+        valid = (
+            [event_id for event_id in seen if is_event_id(event_id)]
+            if isinstance(seen, list)
+            else []
+        )
+        if valid != seen:
+            LOGGER.warning(
+                "Dropped malformed entries from the stored Flatpeak event log"
+            )
+        self._seen = OrderedDict.fromkeys(valid[-self._capacity :])
+        self.last_event_id = self._stored_id(stored, "last_event_id")
+        self.floor_event_id = self._stored_id(stored, "floor_event_id")
+
+    @staticmethod
+    def _stored_id(stored: dict[str, Any], key: str) -> str | None:
+        value = stored.get(key)
+        if value is None or is_event_id(value):
+            return value
+        LOGGER.warning("Dropped a malformed %s from the stored Flatpeak event log", key)
+        return None
 
     def __len__(self) -> int:
         """Return how many ids are remembered."""
@@ -75,7 +94,7 @@ class EventLog:
         }
 
     async def async_flush(self) -> None:
-        """Write the record now (on unload), not after the save delay."""
+        """Write the record now (on unload, or before a delivery is acknowledged)."""
         await self._store.async_flush()
 
     async def async_remove(self) -> None:

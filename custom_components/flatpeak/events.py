@@ -13,8 +13,13 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-from .const import CONF_FOLLOW_ALL_LOCATIONS, DOMAIN, LOGGER
-from .locations import async_add_location, async_remove_location
+from .const import (
+    CONF_FOLLOW_ALL_LOCATIONS,
+    DEFAULT_FOLLOW_ALL_LOCATIONS,
+    DOMAIN,
+    LOGGER,
+)
+from .locations import async_request_add_location
 from .problems import PROBLEM_BY_EVENT_TYPE
 
 if TYPE_CHECKING:
@@ -63,7 +68,9 @@ LOCATION_EVENT_TYPES: Final = (
     "schedule.created",
 )
 
-_REFRESH_TYPES: Final = frozenset({"location.update", "connect_session.complete"})
+_REFRESH_TYPES: Final = frozenset(
+    {"location.update", "connect_session.complete", "location.delete"}
+)
 _ADD_TYPES: Final = frozenset({"location.create", "connect_session.complete"})
 
 
@@ -105,15 +112,26 @@ class EventDispatcher:
         if not runtime.event_log.record(event.id):
             LOGGER.debug("Flatpeak event %s was already applied", event.id)
             return Outcome.DUPLICATE
-
         location_id = event.location_id
         followed = location_id is not None and location_id in runtime.coordinators
+        self._fire_bus_event(event, followed=followed)
+        if location_id is None:
+            return Outcome.APPLIED
+        if followed:
+            self._apply_to_location(event, location_id)
+        elif event.type in _ADD_TYPES and self._entry.options.get(
+            CONF_FOLLOW_ALL_LOCATIONS, DEFAULT_FOLLOW_ALL_LOCATIONS
+        ):
+            async_request_add_location(self._hass, self._entry, location_id)
+        return Outcome.APPLIED
+
+    def _fire_bus_event(self, event: Event, *, followed: bool) -> None:
         self._hass.bus.async_fire(
             EVENT_FLATPEAK,
             {
                 "event_id": event.id,
                 "type": event.type,
-                "location_id": location_id,
+                "location_id": event.location_id,
                 "tariff_id": event.tariff_id,
                 "account_id": event.account_id,
                 "live_mode": event.live_mode,
@@ -121,36 +139,29 @@ class EventDispatcher:
                     event.time_created.isoformat() if event.time_created else None
                 ),
                 "data": dict(event.data),
-                "device_id": self._device_id(location_id) if followed else None,
+                "device_id": self._device_id(event.location_id) if followed else None,
                 "config_entry_id": self._entry.entry_id,
             },
         )
-        if location_id is None:
-            return Outcome.APPLIED
-        if followed:
-            async_dispatcher_send(
+
+    def _apply_to_location(self, event: Event, location_id: str) -> None:
+        """Tell the location's entities, raise its problem, refresh what changed."""
+        runtime = self._entry.runtime_data
+        async_dispatcher_send(
+            self._hass,
+            location_event_signal(self._entry.entry_id, location_id),
+            event,
+        )
+        if problem := PROBLEM_BY_EVENT_TYPE.get(event.type):
+            runtime.problems.async_raise(location_id, problem, event)
+        if event.type in _REFRESH_TYPES:
+            # location.delete too: the event alone does not remove anything; the
+            # refresh asks Flatpeak, and a location it no longer knows is dropped.
+            self._entry.async_create_task(
                 self._hass,
-                location_event_signal(self._entry.entry_id, location_id),
-                event,
+                runtime.coordinators[location_id].async_request_refresh_for_event(),
+                f"{DOMAIN} refresh {location_id}",
             )
-            if problem := PROBLEM_BY_EVENT_TYPE.get(event.type):
-                runtime.problems.async_raise(location_id, problem, event)
-            if event.type in _REFRESH_TYPES:
-                # Debounced by the coordinator: a burst costs one or two fetches.
-                self._hass.async_create_task(
-                    runtime.coordinators[location_id].async_request_refresh()
-                )
-        elif event.type in _ADD_TYPES and self._entry.options.get(
-            CONF_FOLLOW_ALL_LOCATIONS
-        ):
-            self._entry.async_create_background_task(
-                self._hass,
-                async_add_location(self._hass, self._entry, location_id),
-                f"{DOMAIN} add location {location_id}",
-            )
-        if event.type == "location.delete":
-            async_remove_location(self._hass, self._entry, location_id)
-        return Outcome.APPLIED
 
     def _is_ours(self, event: Event) -> bool:
         client = self._entry.runtime_data.client

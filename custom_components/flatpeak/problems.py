@@ -71,13 +71,21 @@ class ActiveProblem:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ActiveProblem:
-        """Read back what `as_dict` stored."""
-        return cls(
-            since=dt_util.parse_datetime(data["since"]) or dt_util.utcnow(),
-            event_id=data.get("event_id"),
-            tariff_id=data.get("tariff_id"),
-        )
+    def from_dict(cls, data: object) -> ActiveProblem | None:
+        """Read back what `as_dict` stored; None when it is malformed."""
+        if not isinstance(data, dict):
+            return None
+        event_id, tariff_id = data.get("event_id"), data.get("tariff_id")
+        if not all(
+            value is None or isinstance(value, str) for value in (event_id, tariff_id)
+        ):
+            return None
+        since = data.get("since")
+        parsed = dt_util.parse_datetime(since) if isinstance(since, str) else None
+        # The problem is kept when only its time is unreadable: it stands since now.
+        if parsed is None or parsed.tzinfo is None:
+            parsed = dt_util.utcnow()
+        return cls(since=parsed, event_id=event_id, tariff_id=tariff_id)
 
 
 def problem_resolved(
@@ -133,14 +141,30 @@ class ProblemTracker:
         self._listeners: dict[tuple[str, Problem], list[Callable[[], None]]] = {}
 
     async def async_load(self) -> None:
-        """Restore the problems that were active before the restart."""
+        """Restore the problems that were active before the restart.
+
+        Entries that are malformed are dropped with a warning: a problem still there is
+        raised again by Flatpeak's next event or seen in the location's status.
+        """
         stored = await self._store.async_load()
-        for location_id, problems in stored.get("problems", {}).items():
-            self._problems[location_id] = {
-                Problem(key): ActiveProblem.from_dict(value)
-                for key, value in problems.items()
-                if key in Problem.__members__.values()
-            }
+        locations = stored.get("problems", {})
+        dropped = not isinstance(locations, dict)
+        for location_id, problems in locations.items() if not dropped else ():
+            if not isinstance(location_id, str) or not isinstance(problems, dict):
+                dropped = True
+                continue
+            restored: dict[Problem, ActiveProblem] = {}
+            for key, value in problems.items():
+                active = ActiveProblem.from_dict(value)
+                if key not in Problem.__members__.values() or active is None:
+                    dropped = True
+                    continue
+                restored[Problem(key)] = active
+            self._problems[location_id] = restored
+        if dropped:
+            LOGGER.warning(
+                "Dropped malformed entries from the stored Flatpeak problems"
+            )
 
     def active(self, location_id: str, problem: Problem) -> ActiveProblem | None:
         """Return the problem if it is active for the location."""
@@ -166,8 +190,12 @@ class ProblemTracker:
         if active is not None and active.tariff_id == event.tariff_id:
             # Reported again (Flatpeak repeats these): it stands since the first report.
             return
+        now = dt_util.utcnow()
+        # A creation time ahead of our clock would make every later status look older
+        # than the problem, so it could never be cleared.
+        since = min(event.time_created, now) if event.time_created else now
         self._problems.setdefault(location_id, {})[problem] = ActiveProblem(
-            since=event.time_created or dt_util.utcnow(),
+            since=since,
             event_id=event.id,
             tariff_id=event.tariff_id,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime  # noqa: TC003 - a dataclass field type
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
     from .api.client import FlatpeakClient
     from .api.webhook import SignatureVerifier
+    from .confirmation import EventConfirmer
     from .coordinator import FlatpeakLocationCoordinator
     from .event_log import EventLog
     from .events import EventDispatcher
@@ -34,7 +36,11 @@ class FlatpeakRuntimeData:
     problems: ProblemTracker
     event_log: EventLog
     verifier: SignatureVerifier
+    confirmer: EventConfirmer
     dispatcher: EventDispatcher | None = None
+    # When each location named by an event was last tried, and which are being added.
+    location_add_attempts: dict[str, datetime] = field(default_factory=dict)
+    locations_being_added: set[str] = field(default_factory=set)
 
 
 type FlatpeakConfigEntry = ConfigEntry[FlatpeakRuntimeData]

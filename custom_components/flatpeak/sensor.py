@@ -299,18 +299,17 @@ class FlatpeakSensor(FlatpeakEntity, SensorEntity):
     # The series change every fetch and are large; the recorder keeps only the state.
     _unrecorded_attributes = frozenset({"prices", "raw_today", "raw_tomorrow"})
 
-    def __init__(
-        self,
-        coordinator: FlatpeakLocationCoordinator,
-        description: FlatpeakSensorDescription,
-    ) -> None:
-        """Set up the unit from the location's currency."""
-        super().__init__(coordinator, description)
-        if description.is_price:
-            currency = coordinator.data.currency or ""
-            self._attr_native_unit_of_measurement = (
-                f"{currency}/{UnitOfEnergy.KILO_WATT_HOUR}"
-            )
+    @property
+    @override
+    def native_unit_of_measurement(self) -> str | None:
+        """Price per kWh in the prices' currency; none while no currency is known.
+
+        A bare "/kWh" would be recorded as the unit and later clash with the real one.
+        """
+        if not self.entity_description.is_price:
+            return super().native_unit_of_measurement
+        currency = self.coordinator.data.currency
+        return f"{currency}/{UnitOfEnergy.KILO_WATT_HOUR}" if currency else None
 
     @property
     @override

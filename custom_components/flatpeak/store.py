@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import Store
+
+from .const import LOGGER
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -34,13 +38,38 @@ class ThrottledStore:
         self._data = data
         self._delay = delay
         self._scheduled = False
+        # Changes made, and how many of them are on disk: a flush that finds its
+        # changes already written by a concurrent one returns without writing again.
+        self._changes = 0
+        self._written = 0
+        self._write_lock = asyncio.Lock()
 
     async def async_load(self) -> dict[str, Any]:
-        """Return what was stored, or an empty dict."""
-        return await self._store.async_load() or {}
+        """Return what was stored, or an empty dict when nothing usable was.
+
+        Home Assistant sets aside a file that is not JSON; a file of another shape
+        (edited by hand, or written by a newer release) is ignored with a warning, so
+        set-up goes on with a clean state instead of failing.
+        """
+        try:
+            stored: object = await self._store.async_load()
+        except (HomeAssistantError, KeyError, TypeError, ValueError) as err:
+            LOGGER.warning(
+                "Ignoring the unreadable stored state %s: %s", self._store.key, err
+            )
+            return {}
+        if stored is None:
+            return {}
+        if not isinstance(stored, dict):
+            LOGGER.warning(
+                "Ignoring the stored state %s: it is not an object", self._store.key
+            )
+            return {}
+        return stored
 
     def schedule_save(self) -> None:
         """Write the current data within the delay."""
+        self._changes += 1
         if not self._scheduled:
             self._scheduled = True
             self._store.async_delay_save(self._snapshot, self._delay)
@@ -50,8 +79,16 @@ class ThrottledStore:
         return self._data()
 
     async def async_flush(self) -> None:
-        """Write the current data now."""
-        await self._store.async_save(self._data())
+        """Write the current data now; concurrent callers share writes."""
+        wanted = self._changes
+        async with self._write_lock:
+            if self._written >= wanted and wanted:
+                return
+            changes = self._changes
+            # Writing now also cancels a pending delayed write: let changes schedule anew.
+            self._scheduled = False
+            await self._store.async_save(self._data())
+            self._written = max(self._written, changes)
 
     async def async_remove(self) -> None:
         """Delete the stored data."""

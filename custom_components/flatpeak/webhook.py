@@ -20,6 +20,7 @@ from .api.exceptions import (
     WebhookSignatureError,
 )
 from .api.webhook import SignatureHeaders, parse_event
+from .confirmation import Confirmation, Verdict
 from .const import (
     CONF_CLOUDHOOK_URL,
     CONF_REQUIRE_SIGNED_WEBHOOKS,
@@ -33,13 +34,17 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from homeassistant.core import HomeAssistant
+    from homeassistant.util.aiohttp import MockRequest
 
     from .api.client import FlatpeakClient
-    from .api.models import JsonWebKey
+    from .api.models import Event, JsonWebKey
     from .runtime import FlatpeakConfigEntry
 
 # Contract: larger deliveries are refused with 413. Flatpeak's events are a few KiB.
 MAX_BODY_BYTES: Final = 1024 * 1024
+READ_CHUNK_BYTES: Final = 64 * 1024
+# Advice to Flatpeak when it should try again (it keeps its own schedule regardless).
+RETRY_AFTER_SECONDS: Final = 60
 # Flatpeak gives up on a delivery after 10 s; fetching the signing keys must fit well within.
 JWKS_TIMEOUT: Final = 5.0
 # Flatpeak retries a delivery for about 43 hours (now, 30 s, 1 h, 6 h, 12 h, 24 h).
@@ -61,17 +66,26 @@ def jwks_fetcher(
     return fetch
 
 
-def _response(status: HTTPStatus, message: str) -> web.Response:
-    return web.json_response({"message": message}, status=status)
+def _response(
+    status: HTTPStatus, message: str, *, retry_after: int | None = None
+) -> web.Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return web.json_response({"message": message}, status=status, headers=headers)
 
 
-async def _read_limited(request: web.Request) -> bytes | None:
-    """Read the body, or None once it exceeds the limit (without reading it all)."""
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+async def read_body(request: web.Request | MockRequest) -> bytes | None:
+    """Read the body, or None once it exceeds the limit (without reading it all).
+
+    The same code reads direct requests and those Home Assistant Cloud relays as a
+    `MockRequest`, which has no `content_length` and whose stream offers only
+    `read(n)`: both streams answer `read(n)` with at most n bytes and b"" at the end.
+    """
+    length = getattr(request, "content_length", None)
+    if length is not None and length > MAX_BODY_BYTES:
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
+    while chunk := await request.content.read(READ_CHUNK_BYTES):
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             return None
@@ -86,7 +100,7 @@ def async_register_webhook(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> N
     async def handle(
         hass: HomeAssistant, webhook_id: str, request: web.Request
     ) -> web.Response:
-        return await _async_handle(entry, request)
+        return await async_handle_delivery(entry, request)
 
     webhook.async_register(
         hass,
@@ -99,31 +113,97 @@ def async_register_webhook(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> N
     entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
 
 
-async def _async_handle(
-    entry: FlatpeakConfigEntry, request: web.Request
+async def async_handle_delivery(
+    entry: FlatpeakConfigEntry, request: web.Request | MockRequest
 ) -> web.Response:
-    """Verify and apply one delivery; the status code tells Flatpeak whether to retry."""
-    body = await _read_limited(request)
+    """Answer one delivery; never 200 for an event that was not applied."""
+    try:
+        return await _async_handle(entry, request)
+    except Exception:  # noqa: BLE001 - any fault of ours must not read as success
+        # Home Assistant would answer 200 (and log the webhook id, a secret): answer
+        # 500 ourselves so that Flatpeak delivers the event again.
+        LOGGER.exception("Unexpected error while handling a Flatpeak delivery")
+        return _response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
+
+
+async def _async_handle(
+    entry: FlatpeakConfigEntry, request: web.Request | MockRequest
+) -> web.Response:
+    """Verify, confirm and apply one delivery; the status tells Flatpeak whether to retry."""
+    accepted = await _async_read_event(entry, request)
+    if isinstance(accepted, web.Response):
+        return accepted
+    event, signed = accepted
+    runtime = entry.runtime_data
+    if event.id in runtime.event_log:
+        # Applied before, so it was confirmed then: acknowledging costs nothing.
+        return _response(HTTPStatus.OK, Outcome.DUPLICATE)
+    if not signed or event.account_id is None or event.live_mode is None:
+        # Unsigned, or signed without saying whose it is: a hint, applied as Flatpeak
+        # itself reports the event.
+        confirmation = await runtime.confirmer.async_confirm(event)
+        if confirmation.event is None:
+            return _unconfirmed(event, confirmation)
+        event = confirmation.event
+    dispatcher = runtime.dispatcher
+    if dispatcher is None:
+        return _response(HTTPStatus.SERVICE_UNAVAILABLE, "starting")
+    outcome = dispatcher.async_apply(event)
+    if outcome is Outcome.APPLIED:
+        # On disk before Flatpeak hears it arrived: a crash after the answer cannot
+        # make Flatpeak's retry of it apply twice.
+        await runtime.event_log.async_flush()
+    return _response(HTTPStatus.OK, outcome)
+
+
+async def _async_read_event(
+    entry: FlatpeakConfigEntry, request: web.Request | MockRequest
+) -> tuple[Event, bool] | web.Response:
+    """Return the delivered event and whether it is signed, or the refusal."""
+    body = await read_body(request)
     if body is None:
         return _response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
-    if refusal := await _check_signature(entry, request, body):
+    signature = SignatureHeaders.from_headers(request.headers)
+    if refusal := await _check_signature(entry, signature, body):
         return refusal
     try:
         event = parse_event(body)
     except WebhookPayloadError as err:
         LOGGER.warning("Refused a Flatpeak delivery: %s", err)
         return _response(HTTPStatus.BAD_REQUEST, str(err))
-    dispatcher = entry.runtime_data.dispatcher
-    if dispatcher is None:
-        return _response(HTTPStatus.SERVICE_UNAVAILABLE, "starting")
-    return _response(HTTPStatus.OK, dispatcher.async_apply(event))
+    return event, signature is not None
+
+
+def _unconfirmed(event: Event, confirmation: Confirmation) -> web.Response:
+    """Return the answer for a delivery Flatpeak did not confirm."""
+    match confirmation.verdict:
+        case Verdict.UNKNOWN:
+            # Maybe not listed yet: a non-2xx answer makes Flatpeak deliver it again,
+            # and anything else sending it gets nothing for it.
+            LOGGER.debug("Flatpeak does not know the delivered event %s", event.id)
+            return _response(HTTPStatus.NOT_FOUND, "event not known to Flatpeak")
+        case Verdict.THROTTLED:
+            LOGGER.debug("Too many unconfirmed Flatpeak deliveries; asking to retry")
+            return _response(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "too many deliveries to confirm",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        case _:
+            LOGGER.warning(
+                "Cannot confirm a Flatpeak delivery with Flatpeak now, asking to retry"
+            )
+            return _response(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "cannot confirm the event with Flatpeak now",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
 
 
 async def _check_signature(
-    entry: FlatpeakConfigEntry, request: web.Request, body: bytes
+    entry: FlatpeakConfigEntry, signature: SignatureHeaders | None, body: bytes
 ) -> web.Response | None:
     """Return the refusal for a delivery whose signature does not hold, else None."""
-    signature = SignatureHeaders.from_headers(request.headers)
     if signature is None:
         if entry.options.get(CONF_REQUIRE_SIGNED_WEBHOOKS, False):
             LOGGER.warning("Refused an unsigned Flatpeak delivery: signing is required")
@@ -134,7 +214,11 @@ async def _check_signature(
     except WebhookKeyUnavailableError as err:
         # Our fault, not the sender's: answer so that Flatpeak delivers it again.
         LOGGER.warning("Cannot check a Flatpeak delivery now, asking to retry: %s", err)
-        return _response(HTTPStatus.SERVICE_UNAVAILABLE, "signing keys unavailable")
+        return _response(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "signing keys unavailable",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
     except WebhookSignatureError as err:
         LOGGER.warning("Refused a Flatpeak delivery: %s", err)
         return _response(HTTPStatus.UNAUTHORIZED, "invalid signature")

@@ -19,6 +19,9 @@ from custom_components.flatpeak.api.exceptions import (
 )
 from custom_components.flatpeak.api.models import JsonWebKey
 from custom_components.flatpeak.api.webhook import (
+    JWKS_FAILURE_BACKOFF,
+    JWKS_MAX_AGE,
+    MAX_JSON_DEPTH,
     SignatureHeaders,
     SignatureVerifier,
     parse_event,
@@ -179,12 +182,54 @@ def test_parse_unknown_type_and_extra_fields() -> None:
         (b'{"id": "evt_1", "type": "x", "data": {"live_mode": "yes"}}', "malformed"),
         (b'{"id": "evt_1", "type": "x", "data": {"location_id": 7}}', "malformed"),
         (b"[" * 100_000, "not JSON"),
+        (b'{"id": "evt_", "type": "x", "data": {}}', "not a Flatpeak event id"),
+        (b'{"id": "loc_1", "type": "x", "data": {}}', "not a Flatpeak event id"),
+        (b'{"id": "evt_a/b", "type": "x", "data": {}}', "not a Flatpeak event id"),
+        (b'{"id": "evt_a b", "type": "x", "data": {}}', "not a Flatpeak event id"),
+        (
+            b'{"id": "evt_' + b"f" * 65 + b'", "type": "x", "data": {}}',
+            "not a Flatpeak event id",
+        ),
+        (
+            b'{"id": "evt_' + b"f" * 1_000_000 + b'", "type": "x", "data": {}}',
+            "not a Flatpeak event id",
+        ),
+        (
+            b'{"id": "evt_1", "type": "' + b"a" * 65 + b'", "data": {}}',
+            "not a Flatpeak event type",
+        ),
+        (b'{"id": "evt_1", "type": "Tariff Expired", "data": {}}', "event type"),
+        (b'{"id": "evt_1", "type": "tariff..expired", "data": {}}', "event type"),
+        (
+            b'{"id": "evt_1", "type": "x", "data": {"a": '
+            + b'{"a": ' * 300
+            + b"1"
+            + b"}" * 301
+            + b"}",
+            "nests deeper",
+        ),
+        (
+            b'{"id": "evt_1", "type": "x", "data": {"a": '
+            + b"[" * 20
+            + b"]" * 20
+            + b"}}",
+            "nests deeper",
+        ),
     ],
 )
 def test_parse_rejects_with_precise_error(body: bytes, message: str) -> None:
     """Each malformed body says what is wrong with it."""
     with pytest.raises(WebhookPayloadError, match=message):
         parse_event(body)
+
+
+def test_parse_accepts_the_deepest_allowed_nesting() -> None:
+    """Nesting up to the limit is an event like any other (the limit is not off by one)."""
+    inner = "[" * (MAX_JSON_DEPTH - 2) + "]" * (MAX_JSON_DEPTH - 2)
+    event = parse_event(
+        f'{{"id": "evt_{"f" * 64}", "type": "a_b.c", "data": {{"x": {inner}}}}}'.encode()
+    )
+    assert event.id == "evt_" + "f" * 64
 
 
 def test_unsigned_headers() -> None:
@@ -300,10 +345,62 @@ async def test_jwks_unreachable_then_recovers(flatpeak_key: rsa.RSAPrivateKey) -
     """Unreachable keys are reported as such (so the sender retries), then recover."""
     jwks = FakeJwks([_jwk("wsk_1", flatpeak_key)])
     jwks.fail = True
-    verifier = _verifier(jwks)
+    monotonic = [0.0]
+    verifier = _verifier(jwks, monotonic)
     with pytest.raises(WebhookKeyUnavailableError):
         await verifier.verify(_headers(flatpeak_key, BODY), BODY)
     jwks.fail = False
+    monotonic[0] = JWKS_FAILURE_BACKOFF
+    await verifier.verify(_headers(flatpeak_key, BODY), BODY)
+    assert jwks.fetches == 2
+
+
+async def test_jwks_failures_are_not_retried_per_delivery(
+    flatpeak_key: rsa.RSAPrivateKey,
+) -> None:
+    """While the JWKS is unreachable, a flood of deliveries costs one fetch, not one each."""
+    jwks = FakeJwks([_jwk("wsk_1", flatpeak_key)])
+    jwks.fail = True
+    monotonic = [0.0]
+    verifier = _verifier(jwks, monotonic)
+    for _ in range(20):
+        with pytest.raises(WebhookKeyUnavailableError):
+            await verifier.verify(_headers(flatpeak_key, BODY, kid="wsk_forged"), BODY)
+    assert jwks.fetches == 1
+    monotonic[0] = JWKS_FAILURE_BACKOFF + 1
+    with pytest.raises(WebhookKeyUnavailableError):
+        await verifier.verify(_headers(flatpeak_key, BODY), BODY)
+    assert jwks.fetches == 2
+
+
+async def test_keys_are_read_again_after_a_day(
+    flatpeak_key: rsa.RSAPrivateKey, other_key: rsa.RSAPrivateKey
+) -> None:
+    """A key Flatpeak withdrew stops verifying once the cached set is a day old."""
+    jwks = FakeJwks([_jwk("wsk_1", flatpeak_key)])
+    monotonic = [0.0]
+    verifier = _verifier(jwks, monotonic)
+    await verifier.verify(_headers(flatpeak_key, BODY), BODY)
+    jwks.keys = [_jwk("wsk_2", other_key)]
+    monotonic[0] = JWKS_MAX_AGE - 1
+    await verifier.verify(_headers(flatpeak_key, BODY), BODY)
+    assert jwks.fetches == 1
+    monotonic[0] = JWKS_MAX_AGE + 1
+    with pytest.raises(WebhookSignatureError, match="not one of Flatpeak's keys"):
+        await verifier.verify(_headers(flatpeak_key, BODY), BODY)
+    assert jwks.fetches == 2
+
+
+async def test_old_key_still_verifies_while_jwks_is_unreachable(
+    flatpeak_key: rsa.RSAPrivateKey,
+) -> None:
+    """An aged cache is better than a refusal when the keys cannot be read again."""
+    jwks = FakeJwks([_jwk("wsk_1", flatpeak_key)])
+    monotonic = [0.0]
+    verifier = _verifier(jwks, monotonic)
+    await verifier.verify(_headers(flatpeak_key, BODY), BODY)
+    jwks.fail = True
+    monotonic[0] = JWKS_MAX_AGE + 1
     await verifier.verify(_headers(flatpeak_key, BODY), BODY)
     assert jwks.fetches == 2
 

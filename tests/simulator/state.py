@@ -304,6 +304,11 @@ class SimulatorState:
         self._register(location_id)
         return location
 
+    def remove_location(self, location_id: str) -> None:
+        """Delete a location: the API answers 404 for it from now on."""
+        self.locations.pop(location_id, None)
+        self.statuses.pop(location_id, None)
+
     def location(self, location_id: str) -> dict[str, Any]:
         """Return a stored location object (KeyError if unknown)."""
         return self.locations[location_id]
@@ -507,6 +512,15 @@ class SimulatorState:
         self._event_meta[event_id] = _EventMeta(account_id, live_mode)
         self._register(event_id)
         return event
+
+    def store_event(
+        self, event: dict[str, Any], *, account_id: str, live_mode: bool = True
+    ) -> None:
+        """Keep an event made elsewhere (with its own id) as one of the API's events."""
+        if event["id"] in self._event_meta:
+            return
+        self.events.append(copy.deepcopy(event))
+        self._event_meta[event["id"]] = _EventMeta(account_id, live_mode)
 
     def event_owner(self, event_id: str) -> tuple[str, bool] | None:
         """Return `(account_id, live_mode)` of a stored event."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 import json
+import logging
 import time
 from typing import Any, Final
 
@@ -39,6 +40,8 @@ from .models import (
     TariffDirection,
     parse_list,
 )
+
+_LOGGER = logging.getLogger(__name__)
 
 API_VERSION: Final = "2025-09-14.anode"
 DEFAULT_API_URL: Final = "https://api.flatpeak.com"
@@ -339,8 +342,19 @@ class FlatpeakClient:
         items, has_more = parse_list(
             await self._request("GET", "/events", params=params), "events"
         )
+        events: list[Event] = []
+        for item in items:
+            try:
+                events.append(Event.from_dict(item))
+            except FlatpeakError as err:
+                # One event of a shape we do not know must not hide all the others.
+                _LOGGER.warning("Skipping an event Flatpeak listed: %s", err)
+        last = items[-1] if items else None
+        last_id = last.get("id") if isinstance(last, Mapping) else None
         return EventPage(
-            events=tuple(Event.from_dict(item) for item in items), has_more=has_more
+            events=tuple(events),
+            has_more=has_more,
+            last_id=last_id if isinstance(last_id, str) else None,
         )
 
     async def list_recent_events(
@@ -371,16 +385,22 @@ class FlatpeakClient:
             )
 
         found: dict[str, Event] = {}
+        cursors: set[str] = set()
         cursor: str | None = None
         while len(found) < max_events:
             page = await self.list_events(starting_after=cursor)
+            new = False
             for event in page.events:
                 if not wanted(event):
                     return list(reversed(found.values()))
-                found.setdefault(event.id, event)
-            if not page.has_more or not page.events:
+                if event.id not in found:
+                    found[event.id] = event
+                    new = True
+            # A page that repeats what was read, or a cursor seen before, would loop.
+            cursor = page.last_id
+            if not page.has_more or not new or cursor is None or cursor in cursors:
                 break
-            cursor = page.events[-1].id
+            cursors.add(cursor)
         return list(reversed(found.values()))[-max_events:]
 
     async def get_event(self, event_id: str) -> Event:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+import math
 from typing import Any, Self
 
 from .exceptions import FlatpeakResponseError
@@ -32,6 +33,10 @@ class TariffConnectionStatus(StrEnum):
     NOT_CONNECTED = "NOT_CONNECTED"
     ERROR = "ERROR"
     NOT_SUPPORTED = "NOT_SUPPORTED"
+
+
+class _NotFiniteError(FlatpeakResponseError):
+    """A number that is infinite or NaN where a finite one is documented."""
 
 
 def _require_object(value: Any, what: str) -> JsonObject:
@@ -69,6 +74,10 @@ def _number(obj: JsonObject, key: str, what: str) -> float:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise FlatpeakResponseError(f"{what}.{key} is missing or not a number")
+    # JSON numbers such as 1e999 parse as infinity (and Python's parser takes NaN):
+    # no state, average or comparison can be made of them.
+    if not math.isfinite(value):
+        raise _NotFiniteError(f"{what}.{key} is not a finite number")
     return float(value)
 
 
@@ -331,7 +340,11 @@ class PriceSlot:
         else:
             raise FlatpeakResponseError("price row has neither price nor tariff")
         confidence = inner.get("confidence", 1)
-        if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+        if (
+            isinstance(confidence, bool)
+            or not isinstance(confidence, int | float)
+            or not math.isfinite(confidence)
+        ):
             raise FlatpeakResponseError("price row confidence is not a number")
         slot = cls(
             valid_from=parse_datetime(obj.get("valid_from"), "price row valid_from"),
@@ -342,6 +355,21 @@ class PriceSlot:
         if slot.valid_to <= slot.valid_from:
             raise FlatpeakResponseError("price row ends before it starts")
         return slot
+
+
+def _finite_slots(rows: list[Any]) -> list[PriceSlot]:
+    """Parse price rows, leaving out those whose price is not a finite number.
+
+    One such row must not cost the whole day's prices: it becomes a gap, shown as no price.
+    Rows malformed in any other way still refuse the response.
+    """
+    slots: list[PriceSlot] = []
+    for row in rows:
+        try:
+            slots.append(PriceSlot.from_dict(row))
+        except _NotFiniteError:
+            continue
+    return slots
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -372,12 +400,7 @@ class Prices:
             location_timezone=_opt_str(obj, "location_timezone", "price"),
             last_updated=_opt_datetime(obj, "last_updated", "price"),
             next_update=_opt_datetime(obj, "next_update", "price"),
-            slots=tuple(
-                sorted(
-                    (PriceSlot.from_dict(row) for row in rows),
-                    key=lambda slot: slot.valid_from,
-                )
-            ),
+            slots=tuple(sorted(_finite_slots(rows), key=lambda slot: slot.valid_from)),
             live_mode=_opt_bool(obj, "live_mode", "price"),
         )
 
@@ -429,6 +452,8 @@ class EventPage:
 
     events: tuple[Event, ...]
     has_more: bool
+    # The cursor for the next page: the last listed id, even if that event did not parse.
+    last_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,6 +12,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 import json
+import re
 import time
 from typing import TYPE_CHECKING, Final
 
@@ -45,6 +46,42 @@ PSS_SALT_LENGTH: Final = 32
 MAX_TIMESTAMP_DIGITS: Final = 12
 # A flood of deliveries naming unknown key ids must not turn into a flood of JWKS fetches.
 UNKNOWN_KID_REFETCH_INTERVAL: Final = 60.0
+# While the JWKS cannot be fetched, deliveries are asked to retry without a fetch each.
+JWKS_FAILURE_BACKOFF: Final = 30.0
+# Keys are read again after this long, so a key Flatpeak withdrew stops verifying.
+JWKS_MAX_AGE: Final = 24 * 3600.0
+
+# Flatpeak's ids are a prefix and a 24-hex-digit object id (`evt_65e42b7827c0526548432b9f`);
+# the bound leaves room for a longer token without letting ids grow without limit.
+EVENT_ID_PATTERN: Final = re.compile(r"evt_[A-Za-z0-9_-]{1,64}")
+# Documented types are `resource.event[.failed]`, under 30 characters.
+MAX_EVENT_TYPE_LENGTH: Final = 64
+EVENT_TYPE_PATTERN: Final = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*")
+# Flatpeak's events nest a few levels (event > data > location > address); a deeper body
+# is not an event, and very deep ones break JSON encoders downstream.
+MAX_JSON_DEPTH: Final = 16
+
+
+def is_event_id(value: object) -> bool:
+    """Whether a value is shaped like a Flatpeak event id."""
+    return isinstance(value, str) and EVENT_ID_PATTERN.fullmatch(value) is not None
+
+
+def json_depth_exceeds(value: object, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON-decoded data nests deeper than `limit` containers."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def parse_event(body: bytes) -> Event:
@@ -59,15 +96,32 @@ def parse_event(body: bytes) -> Event:
         raise WebhookPayloadError(
             f"the body is a JSON {type(payload).__name__}, not an object"
         )
+    _check_event_fields(payload)
+    try:
+        return Event.from_dict(payload)
+    except FlatpeakError as err:
+        raise WebhookPayloadError(f"the event is malformed: {err}") from err
+
+
+def _check_event_fields(payload: dict[str, object]) -> None:
+    """Refuse an object that is not shaped like a Flatpeak event."""
     for key, kind in (("id", str), ("type", str), ("data", dict)):
         if key not in payload:
             raise WebhookPayloadError(f"the event has no '{key}'")
         if not isinstance(payload[key], kind) or (kind is str and not payload[key]):
             raise WebhookPayloadError(f"the event's '{key}' is not a {kind.__name__}")
-    try:
-        return Event.from_dict(payload)
-    except FlatpeakError as err:
-        raise WebhookPayloadError(f"the event is malformed: {err}") from err
+    if not is_event_id(payload["id"]):
+        raise WebhookPayloadError("the event's 'id' is not a Flatpeak event id")
+    event_type = str(payload["type"])
+    if (
+        len(event_type) > MAX_EVENT_TYPE_LENGTH
+        or EVENT_TYPE_PATTERN.fullmatch(event_type) is None
+    ):
+        raise WebhookPayloadError("the event's 'type' is not a Flatpeak event type")
+    if json_depth_exceeds(payload):
+        raise WebhookPayloadError(
+            f"the event nests deeper than {MAX_JSON_DEPTH} levels"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +239,7 @@ class SignatureVerifier:
         self._monotonic = monotonic or _monotonic_clock
         self._keys: dict[str, rsa.RSAPublicKey] = {}
         self._fetched_at: float | None = None
+        self._failed_at: float | None = None
         self._lock = asyncio.Lock()
 
     async def verify(self, headers: SignatureHeaders, body: bytes) -> None:
@@ -195,26 +250,44 @@ class SignatureVerifier:
         public_key = await self._key(key_id)
         verify_signature(public_key, signature, timestamp, body)
 
+    def _age(self, moment: float | None) -> float:
+        return float("inf") if moment is None else self._monotonic() - moment
+
     async def _key(self, key_id: str) -> rsa.RSAPublicKey:
-        if key := self._keys.get(key_id):
+        if (key := self._keys.get(key_id)) and self._age(
+            self._fetched_at
+        ) < JWKS_MAX_AGE:
             return key
         async with self._lock:
-            if key := self._keys.get(key_id):
-                return key
-            recently = (
-                self._fetched_at is not None
-                and self._monotonic() - self._fetched_at < UNKNOWN_KID_REFETCH_INTERVAL
-            )
-            if not recently:
+            known = self._keys.get(key_id)
+            fetched_age = self._age(self._fetched_at)
+            if known and fetched_age < JWKS_MAX_AGE:
+                return known
+            if known is None and fetched_age < UNKNOWN_KID_REFETCH_INTERVAL:
+                raise WebhookSignatureError(
+                    f"key {key_id} is not one of Flatpeak's keys"
+                )
+            try:
                 await self._refresh()
+            except WebhookKeyUnavailableError:
+                # An old key still verifies what it signed; only a key we never had
+                # makes the delivery wait for the keys to be reachable again.
+                if known is not None:
+                    return known
+                raise
         if key := self._keys.get(key_id):
             return key
         raise WebhookSignatureError(f"key {key_id} is not one of Flatpeak's keys")
 
     async def _refresh(self) -> None:
+        if self._age(self._failed_at) < JWKS_FAILURE_BACKOFF:
+            raise WebhookKeyUnavailableError(
+                "the signing keys could not be fetched moments ago"
+            )
         try:
             jwks = await self._fetch_jwks()
         except FlatpeakError as err:
+            self._failed_at = self._monotonic()
             raise WebhookKeyUnavailableError(
                 f"the signing keys could not be fetched: {err}"
             ) from err
@@ -226,3 +299,4 @@ class SignatureVerifier:
                 continue
         self._keys = keys
         self._fetched_at = self._monotonic()
+        self._failed_at = None
