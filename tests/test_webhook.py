@@ -20,6 +20,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.flatpeak.api.webhook import JWKS_FAILURE_BACKOFF
+from custom_components.flatpeak.webhook import MAX_BODY_BYTES
 from custom_components.flatpeak.const import (
     CONF_CLOUDHOOK_URL,
     CONF_FOLLOW_ALL_LOCATIONS,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers import device_registry as dr
     from pytest_homeassistant_custom_component.common import MockConfigEntry
+    from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
     from tests.simulator import RunningSimulator
 
@@ -167,6 +169,74 @@ async def test_large_body_without_content_length(
 
     response = await webhook_client.post(WEBHOOK_PATH, data=chunks())
     assert response.status == 413
+
+
+async def _deliver_as_cloud(
+    hass_ws_client: WebSocketGenerator, body: str, headers: dict[str, str]
+) -> dict[str, Any]:
+    """Hand a delivery to the webhook the way Home Assistant Cloud does (a MockRequest).
+
+    The websocket command `webhook/handle` builds the same `MockRequest` that the cloud
+    client builds for a cloudhook delivery, and calls the same webhook dispatcher.
+    """
+    client = await hass_ws_client()
+    await client.send_json_auto_id(
+        {
+            "type": "webhook/handle",
+            "webhook_id": WEBHOOK_ID,
+            "method": "POST",
+            "body": body,
+            "headers": headers,
+        }
+    )
+    result = await client.receive_json()
+    assert result["success"], result
+    return dict(result["result"])
+
+
+async def test_cloud_delivery_is_applied(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """Deliveries relayed by Home Assistant Cloud go through the same reader and rules."""
+    events = async_capture_events(hass, EVENT_FLATPEAK)
+    signed = json.dumps(make_event("tariff.expired", event_id="evt_cloud_1"))
+    answer = await _deliver_as_cloud(
+        hass_ws_client,
+        signed,
+        _signed_headers(simulator.state.signing_key, signed.encode()),
+    )
+    assert answer["status"] == 200
+    assert json.loads(answer["body"])["message"] == "applied"
+    await hass.async_block_till_done()
+    assert [e.data["event_id"] for e in events] == ["evt_cloud_1"]
+    assert hass.states.get(EXPIRED_SENSOR).state == "on"  # type: ignore[union-attr]
+
+    # Unsigned: confirmed with Flatpeak like any other hint.
+    real = simulator.state.make_tariff_event("tariff.fetch.failed", HOME_ID)
+    answer = await _deliver_as_cloud(hass_ws_client, json.dumps(real), {})
+    assert answer["status"] == 200
+    await hass.async_block_till_done()
+    assert [e.data["event_id"] for e in events] == ["evt_cloud_1", real["id"]]
+
+    junk = json.dumps(make_event("tariff.expiring", event_id="evt_cloud_junk"))
+    answer = await _deliver_as_cloud(hass_ws_client, junk, {})
+    assert answer["status"] == 404
+    assert len(events) == 2
+
+
+async def test_cloud_delivery_over_the_limit_is_refused(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """A relayed body over 1 MiB gets 413 like a direct one (it has no Content-Length)."""
+    answer = await _deliver_as_cloud(
+        hass_ws_client, " " * (MAX_BODY_BYTES + 1), {"Content-Type": "application/json"}
+    )
+    assert answer["status"] == 413
 
 
 @pytest.mark.parametrize(

@@ -83,9 +83,11 @@ async def read_body(request: web.Request | MockRequest) -> bytes | None:
     length = getattr(request, "content_length", None)
     if length is not None and length > MAX_BODY_BYTES:
         return None
+    # Taken once: a MockRequest hands out a new stream, from the start, at each access.
+    stream = request.content
     chunks: list[bytes] = []
     size = 0
-    while chunk := await request.content.read(READ_CHUNK_BYTES):
+    while chunk := await stream.read(READ_CHUNK_BYTES):
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             return None
