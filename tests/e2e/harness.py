@@ -95,6 +95,14 @@ class Process:
                 os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(timeout)
 
+    def kill(self, timeout: float = 30.0) -> None:
+        """Stop the process at once (SIGKILL), as a power cut would: nothing is saved."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout)
+
     def log_tail(self, lines: int = 60) -> str:
         """Return the end of the log, for failure messages."""
         if not self.log_path.exists():
@@ -216,6 +224,10 @@ class HomeAssistant:
     async def stop(self) -> None:
         """Stop it (as a user would: SIGTERM, Home Assistant writes its state)."""
         self.process.stop()
+
+    async def kill(self) -> None:
+        """Kill it (SIGKILL): no shutdown, no final writes."""
+        self.process.kill()
 
     async def close(self) -> None:
         """Stop it and release the HTTP session."""
@@ -381,6 +393,21 @@ class HomeAssistant:
                 return None
             response.raise_for_status()
             return dict(await response.json())
+
+    async def wait_for_entry_loaded(self, entry_id: str, timeout: float = 60.0) -> None:
+        """Poll until a config entry is loaded (its webhook answers only from then on)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            entries = await self.request("GET", "/api/config/config_entries/entry")
+            state = next(
+                (e["state"] for e in entries if e["entry_id"] == entry_id), None
+            )
+            if state == "loaded":
+                return
+            if time.monotonic() > deadline:
+                msg = f"entry {entry_id} did not load: {state}"
+                raise TimeoutError(msg)
+            await asyncio.sleep(0.1)
 
     async def wait_for_state(
         self, entity_id: str, predicate: Any, timeout: float = 10.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+import json
 from pathlib import Path
 import shutil
 import time
@@ -276,6 +277,35 @@ async def test_restart_keeps_problems_and_loses_no_event(stack: Stack) -> None:
     failed = await hass.state(f"binary_sensor.{WORKSHOP}_tariff_fetch_failed")
     assert failed is not None
     assert failed["attributes"]["event_id"] == missed["id"]
+
+
+async def test_killed_after_the_answer_applies_no_event_twice(stack: Stack) -> None:
+    """Kill -9 right after a 200: Flatpeak's retry of that event is not applied again.
+
+    The event id is on disk before the answer goes out. Catch-up is kept from listing
+    events after the restart, so only the stored id can tell the retry is a duplicate.
+    """
+    event = await stack.simulator.control(
+        "event", {"type": "customer.update", "location_id": DEMO_HOME_ID}
+    )
+    body = json.dumps(event).encode()
+    async with aiohttp.ClientSession() as session:
+        async with session.post(stack.webhook_url, data=body) as response:
+            assert response.status == 200
+            assert (await response.json())["message"] == "applied"
+        await stack.hass.kill()
+        await stack.simulator.control(
+            "fault", {"route": "events", "status": 503, "times": None}
+        )
+        try:
+            await stack.hass.start()
+            await stack.hass.login()
+            await stack.hass.wait_for_entry_loaded(stack.entry_id)
+            async with session.post(stack.webhook_url, data=body) as response:
+                assert response.status == 200
+                assert (await response.json())["message"] == "duplicate"
+        finally:
+            await stack.simulator.control("clear_faults", {"route": "events"})
 
 
 async def test_status_fixed_clears_problem(stack: Stack) -> None:
