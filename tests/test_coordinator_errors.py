@@ -1,0 +1,270 @@
+"""Errors a retry cannot fix are not retried as if they were transient.
+
+A rate limit's advice is followed within reason, a disabled account is said in Repairs
+and asked about seldom, a body we cannot read is not re-read every five minutes, and a
+location Flatpeak no longer has is dropped instead of being asked for forever.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from custom_components.flatpeak.const import (
+    ACCOUNT_DISABLED_RETRY_INTERVAL,
+    CONF_FOLLOW_ALL_LOCATIONS,
+    DOMAIN,
+    FALLBACK_UPDATE_INTERVAL,
+    MAX_UPDATE_INTERVAL,
+    TRANSIENT_RETRY_INTERVAL,
+)
+from tests.conftest import ACCOUNT_ID, HOME_ID, NOW
+
+if TYPE_CHECKING:
+    from freezegun.api import FrozenDateTimeFactory
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+    from tests.simulator import RunningSimulator, SimulatorState
+
+CURRENT = "sensor.home_current_price"
+# Flatpeak's next_update for Home is 16:00: the first poll after set-up.
+AFTER_NEXT_UPDATE = datetime(2026, 11, 25, 16, 1, tzinfo=UTC)
+CABIN_ID = "loc_cabin"
+
+
+async def _advance(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta
+) -> None:
+    freezer.tick(delta)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def _move_to(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, moment: datetime
+) -> None:
+    freezer.move_to(moment)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def _setup(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    **options: Any,
+) -> None:
+    freezer.move_to(NOW)
+    await hass.config.async_set_time_zone("Europe/London")
+    entry.add_to_hass(hass)
+    if options:
+        hass.config_entries.async_update_entry(
+            entry, options={**entry.options, **options}
+        )
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def _api_calls(state: SimulatorState) -> int:
+    """Requests that a poll of Home makes, whichever of them the account reaches."""
+    return sum(state.calls[route] for route in ("login", "location", "prices"))
+
+
+def _flatpeak_issues(hass: HomeAssistant) -> set[str]:
+    return {
+        issue_id for (domain, issue_id) in ir.async_get(hass).issues if domain == DOMAIN
+    }
+
+
+# -- rate limits --------------------------------------------------------------------------
+
+
+async def test_retry_after_of_years_is_capped(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Retry-After: 315360000 (ten years) delays the next poll by at most six hours."""
+    simulator.state.inject_fault(
+        "location", status=429, headers={"Retry-After": "315360000"}, times=None
+    )
+    await _move_to(hass, freezer, AFTER_NEXT_UPDATE)
+    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    assert coordinator.update_interval is not None
+    assert coordinator.update_interval <= MAX_UPDATE_INTERVAL
+    calls = simulator.state.calls["location"]
+
+    await _advance(hass, freezer, MAX_UPDATE_INTERVAL + timedelta(seconds=1))
+    assert simulator.state.calls["location"] == calls + 1
+    # Prices fetched before still cover now: the sensor kept its value throughout.
+    state = hass.states.get(CURRENT)
+    assert state is not None
+    assert state.state != "unavailable"
+
+
+# -- disabled account --------------------------------------------------------------------
+
+
+async def test_disabled_account_at_setup_is_an_error_not_a_retry_loop(
+    hass: HomeAssistant,
+    simulator_state: SimulatorState,
+    simulator: RunningSimulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Set-up fails for good, Repairs says why, and nothing polls Flatpeak meanwhile."""
+    simulator_state.set_account_disabled(ACCOUNT_ID)
+    await _setup(hass, mock_config_entry, freezer)
+
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    issue = ir.async_get(hass).async_get_issue(
+        DOMAIN, f"account_disabled_{mock_config_entry.entry_id}"
+    )
+    assert issue is not None
+    assert issue.translation_key == "account_disabled"
+    calls = _api_calls(simulator_state)
+    for _ in range(3):
+        await _advance(hass, freezer, timedelta(minutes=30))
+    assert _api_calls(simulator_state) == calls
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+
+
+async def test_account_disabled_while_running(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Repairs says so, Flatpeak is asked every six hours, the issue goes once enabled."""
+    state = simulator.state
+    issue_id = f"account_disabled_{init_integration.entry_id}"
+    state.set_account_disabled(ACCOUNT_ID)
+    await _move_to(hass, freezer, AFTER_NEXT_UPDATE)
+    assert issue_id in _flatpeak_issues(hass)
+    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    assert coordinator.update_interval == ACCOUNT_DISABLED_RETRY_INTERVAL
+
+    calls = _api_calls(state)
+    await _advance(
+        hass, freezer, ACCOUNT_DISABLED_RETRY_INTERVAL - timedelta(minutes=1)
+    )
+    assert _api_calls(state) == calls
+    assert issue_id in _flatpeak_issues(hass)
+
+    state.set_account_disabled(ACCOUNT_ID, False)
+    await _advance(hass, freezer, timedelta(minutes=2))
+    assert _api_calls(state) > calls
+    assert coordinator.last_update_success
+    assert issue_id not in _flatpeak_issues(hass)
+    assert init_integration.state is ConfigEntryState.LOADED
+
+
+# -- malformed bodies --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"object": "price", "data": "not a list"}, "<html>proxy error</html>"],
+    ids=["wrong shape", "not json"],
+)
+async def test_malformed_price_body_is_retried_hourly(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+    body: Any,
+) -> None:
+    """A body we cannot read will not read better in five minutes: retried after 1 h."""
+    state = simulator.state
+    state.inject_fault("prices", status=200, body=body, times=None)
+    await _move_to(hass, freezer, AFTER_NEXT_UPDATE)
+    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    assert coordinator.update_interval == FALLBACK_UPDATE_INTERVAL
+    calls = state.calls["prices"]
+
+    await _advance(hass, freezer, TRANSIENT_RETRY_INTERVAL + timedelta(seconds=1))
+    await _advance(hass, freezer, TRANSIENT_RETRY_INTERVAL + timedelta(seconds=1))
+    assert state.calls["prices"] == calls
+    await _advance(hass, freezer, FALLBACK_UPDATE_INTERVAL)
+    assert state.calls["prices"] == calls + 1
+
+
+# -- a location deleted at Flatpeak while running ----------------------------------------
+
+
+async def test_chosen_location_gone_while_running_is_dropped_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """One 404 drops it: Repairs names it, and it is not asked for again."""
+    state = simulator.state
+    before = state.calls_for("location", HOME_ID)
+    state.remove_location(HOME_ID)
+    await _move_to(hass, freezer, AFTER_NEXT_UPDATE)
+
+    assert state.calls_for("location", HOME_ID) == before + 1
+    assert HOME_ID not in init_integration.runtime_data.coordinators
+    assert f"location_missing_{HOME_ID}" in _flatpeak_issues(hass)
+    # Chosen by name: its device stays until the user removes it from the options.
+    assert device_registry.async_get_device_by_identifier(
+        (DOMAIN, HOME_ID), init_integration.entry_id
+    )
+
+    for _ in range(4):
+        await _advance(hass, freezer, TRANSIENT_RETRY_INTERVAL + timedelta(seconds=1))
+    await _advance(hass, freezer, MAX_UPDATE_INTERVAL + timedelta(hours=1))
+    assert state.calls_for("location", HOME_ID) == before + 1
+    assert init_integration.state is ConfigEntryState.LOADED
+
+
+async def test_followed_all_location_gone_while_running_is_removed(
+    hass: HomeAssistant,
+    simulator_state: SimulatorState,
+    simulator: RunningSimulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """Following every location, a deleted one simply goes: device removed, no issue."""
+    simulator_state.add_location(ACCOUNT_ID, CABIN_ID, reference_id="Cabin")
+    simulator_state.set_status(CABIN_ID)
+    simulator_state.set_price_pattern(
+        CABIN_ID, lambda _start: 0.2, next_update=datetime(2026, 11, 25, 16, tzinfo=UTC)
+    )
+    await _setup(hass, mock_config_entry, freezer, **{CONF_FOLLOW_ALL_LOCATIONS: True})
+    runtime = mock_config_entry.runtime_data
+    assert set(runtime.coordinators) == {HOME_ID, CABIN_ID}
+    assert device_registry.async_get_device_by_identifier(
+        (DOMAIN, CABIN_ID), mock_config_entry.entry_id
+    )
+    before = simulator_state.calls_for("location", CABIN_ID)
+
+    simulator_state.remove_location(CABIN_ID)
+    await _move_to(hass, freezer, AFTER_NEXT_UPDATE)
+
+    assert set(runtime.coordinators) == {HOME_ID}
+    assert (
+        device_registry.async_get_device_by_identifier(
+            (DOMAIN, CABIN_ID), mock_config_entry.entry_id
+        )
+        is None
+    )
+    assert not any(
+        issue.startswith("location_missing_") for issue in _flatpeak_issues(hass)
+    )
+    assert hass.states.get("sensor.cabin_current_price") is None
+    state = hass.states.get(CURRENT)
+    assert state is not None
+    assert state.state == "0.42"  # 16:00-16:30 is slot 32: 0.10 + 0.32
+    await _advance(hass, freezer, MAX_UPDATE_INTERVAL + timedelta(hours=1))
+    assert simulator_state.calls_for("location", CABIN_ID) == before + 1
