@@ -45,9 +45,10 @@ async def test_current_price_is_energy_dashboard_ready(
     assert state.state == "0.3"  # 10:00-10:30 is slot 20: 0.10 + 0.20
     assert state.attributes[ATTR_UNIT_OF_MEASUREMENT] == "GBP/kWh"
     assert state.attributes[ATTR_STATE_CLASS] == SensorStateClass.MEASUREMENT
-    assert len(state.attributes["raw_today"]) == 48
-    assert len(state.attributes["raw_tomorrow"]) == 48
+    assert len(state.attributes["raw_today"]) == 96
+    assert len(state.attributes["raw_tomorrow"]) == 96
     assert state.attributes["raw_today"][0]["value"] == 0.1
+    assert state.attributes["tomorrow_valid"] is True
 
 
 async def test_rollover_at_slot_boundaries_without_api_calls(
