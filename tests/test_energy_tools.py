@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -42,6 +43,7 @@ from homeassistant.helpers.template import Template
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+import yaml
 
 from custom_components.flatpeak.const import CONF_PRICE_RESOLUTION, DOMAIN
 from tests.conftest import HOME_ID, LONDON
@@ -505,3 +507,61 @@ async def test_location_in_another_time_zone(
     rates = predbat_rates(CURRENT, over_the_api(state))
     assert rates[MIDDAY] == pytest.approx(float(state.state) * 100)
     assert ZoneInfo("Europe/Berlin") == dt_util.get_default_time_zone()
+
+
+# --- what the README tells users to paste ------------------------------------------------
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_yaml(marker: str) -> Any:
+    """Return the YAML block that follows `<!-- marker -->` in the README."""
+    text = README.read_text()
+    after = text.split(f"<!-- {marker} -->", 1)[1]
+    block = after.split("```yaml\n", 1)[1].split("```", 1)[0]
+    return yaml.safe_load(block)
+
+
+async def test_readme_emhass_payload(hass: HomeAssistant, start: Start) -> None:
+    """The README's rest_command payload renders to JSON EMHASS accepts."""
+    state = await start(resolution=30)
+    command = _readme_yaml("emhass-payload")["rest_command"]["emhass_mpc"]
+    payload = json.loads(
+        Template(command["payload"], hass).async_render(parse_result=False)
+    )
+    remaining = [
+        c["value"]
+        for c in state.attributes["raw_today"] + state.attributes["raw_tomorrow"]
+        if c["end"] > MIDDAY
+    ]
+    assert payload["load_cost_forecast"] == remaining
+    assert payload["prediction_horizon"] == 48
+    assert payload["load_cost_forecast"][0] == float(state.state)
+
+
+async def test_readme_price_card(
+    hass: HomeAssistant, simulator_state: SimulatorState, start: Start
+) -> None:
+    """The README's Markdown card lists the next six hours, now in bold, cheapest starred."""
+    simulator_state.set_prices(
+        HOME_ID, _two_days([30] * 48, lambda i: 0.05 if i == 28 else 0.2 + i / 1000)
+    )
+    state = await start()
+    card = _readme_yaml("price-card")
+    assert card["type"] == "markdown"
+    content = Template(card["content"], hass).async_render(parse_result=False)
+    rows = [line for line in content.splitlines() if line.startswith("|")]
+    assert rows[0] == "| | Time | Price (GBP/kWh) |"
+    body = rows[2:]
+    assert len(body) == 25  # the cell now (12:00) to the one holding 18:05
+    assert body[0] == f"|  | **12:00** | {float(state.state):.4f} |"
+    starred = [row for row in body if row.startswith("| ★")]
+    assert starred == ["| ★ | 14:00 | 0.0500 |", "| ★ | 14:15 | 0.0500 |"]
+
+    simulator_state.set_prices(HOME_ID, [])
+    await hass.config_entries.async_reload(
+        hass.config_entries.async_entries(DOMAIN)[0].entry_id
+    )
+    await hass.async_block_till_done()
+    content = Template(card["content"], hass).async_render(parse_result=False)
+    assert "No prices known for the coming hours." in content
