@@ -7,7 +7,9 @@ a fresh `hass` is started against the Flatpeak simulator and one entry with N su
 locations is added. Printed per shape: the process's RSS growth per location once set-up
 has settled, and the serialized size of one current-price state's attributes (compact
 JSON, as Home Assistant sends a state to a dashboard) with the share of each attribute.
-The options are the defaults, so the series are on the default grid.
+The options are the defaults, so the series are on the default grid. Then
+`benchmarks/memory_probe.py` breaks one location's memory down by who holds it, in an
+in-process Home Assistant (RSS also counts allocator overhead and set-up peaks).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 from pathlib import Path
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -90,6 +94,31 @@ async def _measure(slot_minutes: int, locations: int) -> None:
     )
 
 
+def _breakdown(slot_minutes: int) -> None:
+    output = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:logging",
+            "--no-cov",
+            "-q",
+            "-s",
+            "benchmarks/memory_probe.py",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "FLATPEAK_PROBE_SLOT_MINUTES": str(slot_minutes)},
+    ).stdout
+    lines = [line for line in output.splitlines() if line.startswith("memory probe:")]
+    print("\n".join(lines) if lines else "memory probe failed:\n" + output[-2000:])
+
+
 async def main(locations: int) -> None:
     """Measure both tariff shapes and print one table."""
     print("# Price series: memory per location and current-price attribute size")
@@ -101,6 +130,9 @@ async def main(locations: int) -> None:
     for slot_minutes in (30, 15):
         await _measure(slot_minutes, locations)
     print("targets: <= 100 KiB per location, <= 24 KiB of attributes per state")
+    print("\n## Python heap per location, by holder")
+    for slot_minutes in (30, 15):
+        _breakdown(slot_minutes)
 
 
 if __name__ == "__main__":
