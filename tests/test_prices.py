@@ -126,3 +126,13 @@ def test_tomorrow_valid_needs_all_of_tomorrow() -> None:
     unknown = day_series(PriceSeries.from_slots(known), DAY, LONDON, 15)
     assert unknown["raw_tomorrow"] == []
     assert unknown["tomorrow_valid"] is False
+
+
+def test_grid_still_resamples_time_weighted() -> None:
+    """The older `grid` keeps its meaning: time-weighted cells of `step`, 30 by default."""
+    series = PriceSeries.from_slots(_slots(DAY, QUARTER, [0.1, 0.3, 0.5]))
+    assert series.grid(DAY, DAY + 2 * HALF) == [(DAY, DAY + HALF, 0.2)]
+    assert series.grid(DAY, DAY + HALF, QUARTER) == [
+        (DAY, DAY + QUARTER, 0.1),
+        (DAY + QUARTER, DAY + HALF, 0.3),
+    ]
