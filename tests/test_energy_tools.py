@@ -384,22 +384,26 @@ async def test_ev_smart_charging_before_tomorrow_is_known(
     )
 
 
+@pytest.mark.parametrize("resolution", [15, 60])
 @pytest.mark.parametrize(
-    ("now", "cells"),
+    ("now", "hours"),
     [
-        (datetime(2026, 3, 29, 12, tzinfo=UTC), 92),  # clocks go forward: 23 hours
-        (datetime(2026, 10, 25, 12, tzinfo=UTC), 100),  # clocks go back: 25 hours
+        (datetime(2026, 3, 29, 12, tzinfo=UTC), 23),  # clocks go forward
+        (datetime(2026, 10, 25, 12, tzinfo=UTC), 25),  # clocks go back
     ],
 )
-async def test_clock_change_days(start: Start, now: datetime, cells: int) -> None:
+async def test_clock_change_days(
+    start: Start, now: datetime, hours: int, resolution: int
+) -> None:
     """On both clock-change days EV Smart Charging and Predbat read the whole day."""
-    state = await start(now=now)
-    assert len(state.attributes["raw_today"]) == cells
+    state = await start(now=now, resolution=resolution)
+    assert len(state.attributes["raw_today"]) == hours * 60 // resolution
     quarters = ev_smart_charging_today(state.attributes, dt_util.now())
-    assert len(quarters) == cells
+    assert len(quarters) == hours * 4
     rates = predbat_rates(CURRENT, over_the_api(state))
-    assert len(rates) == (cells + 96) * 15
-    assert rates[now] == pytest.approx(float(state.state) * 100)
+    assert len(rates) == (hours + 24) * 60
+    if resolution == 15:
+        assert rates[now] == pytest.approx(float(state.state) * 100)
 
 
 async def test_cheapest_energy_hours_finds_the_quarter(
