@@ -27,6 +27,7 @@ from custom_components.flatpeak.const import (
     CONF_CLOUDHOOK_URL,
     CONF_FOLLOW_ALL_LOCATIONS,
     CONF_LOCATIONS,
+    CONF_PRICE_RESOLUTION,
     CONF_REQUIRE_SIGNED_WEBHOOKS,
     CONF_WEBHOOK_ID,
     DEFAULT_API_URL,
@@ -768,16 +769,22 @@ async def test_options(
     # A location that no longer exists cannot be offered, so it is not selected.
     assert _field(result, CONF_LOCATIONS).default() == ["loc_home"]
     assert _field(result, CONF_REQUIRE_SIGNED_WEBHOOKS).default() is False
+    assert _field(result, CONF_PRICE_RESOLUTION).default() == "15"
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_LOCATIONS: list(LIVE_LOCATIONS), CONF_REQUIRE_SIGNED_WEBHOOKS: True},
+        {
+            CONF_LOCATIONS: list(LIVE_LOCATIONS),
+            CONF_REQUIRE_SIGNED_WEBHOOKS: True,
+            CONF_PRICE_RESOLUTION: "60",
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {
         CONF_LOCATIONS: list(LIVE_LOCATIONS),
         CONF_FOLLOW_ALL_LOCATIONS: True,
         CONF_REQUIRE_SIGNED_WEBHOOKS: True,
+        CONF_PRICE_RESOLUTION: 60,
     }
     await hass.async_block_till_done()
     assert len(mock_setup_entry.mock_calls) == 2  # changed options reload the entry
@@ -811,6 +818,7 @@ async def test_options_following_all(
         CONF_LOCATIONS: ["loc_new"],
         CONF_FOLLOW_ALL_LOCATIONS: False,
         CONF_REQUIRE_SIGNED_WEBHOOKS: False,
+        CONF_PRICE_RESOLUTION: 15,
     }
     await hass.async_block_till_done()
 
@@ -839,13 +847,18 @@ async def test_options_api_down(
         result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": error}
-    assert _fields(result) == {CONF_REQUIRE_SIGNED_WEBHOOKS}
+    assert _fields(result) == {CONF_REQUIRE_SIGNED_WEBHOOKS, CONF_PRICE_RESOLUTION}
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_REQUIRE_SIGNED_WEBHOOKS: True}
+        result["flow_id"],
+        {CONF_REQUIRE_SIGNED_WEBHOOKS: True, CONF_PRICE_RESOLUTION: "30"},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {**options, CONF_REQUIRE_SIGNED_WEBHOOKS: True}
+    assert entry.options == {
+        **options,
+        CONF_REQUIRE_SIGNED_WEBHOOKS: True,
+        CONF_PRICE_RESOLUTION: 30,
+    }
     await hass.async_block_till_done()
 
 
@@ -871,7 +884,7 @@ async def test_options_zero_locations(
     await _loaded(hass, entry)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["errors"] == {}
-    assert _fields(result) == {CONF_REQUIRE_SIGNED_WEBHOOKS}
+    assert _fields(result) == {CONF_REQUIRE_SIGNED_WEBHOOKS, CONF_PRICE_RESOLUTION}
     assert _field(result, CONF_REQUIRE_SIGNED_WEBHOOKS).default() is True
 
     result = await hass.config_entries.options.async_configure(
@@ -881,6 +894,7 @@ async def test_options_zero_locations(
         CONF_LOCATIONS: [],
         CONF_FOLLOW_ALL_LOCATIONS: True,
         CONF_REQUIRE_SIGNED_WEBHOOKS: False,
+        CONF_PRICE_RESOLUTION: 15,
     }
     await hass.async_block_till_done()
 

@@ -252,17 +252,18 @@ async def test_rollover_with_other_slot_lengths(
     assert _state(hass, CURRENT) == after
     assert simulator_state.calls["prices"] == calls
     cells = hass.states.get(CURRENT).attributes["raw_today"]  # type: ignore[union-attr]
-    assert len(cells) == 48
-    assert all(cell["end"] - cell["start"] == timedelta(minutes=30) for cell in cells)
+    # The default grid is 15 minutes whatever the slot length.
+    assert len(cells) == 96
+    assert all(cell["end"] - cell["start"] == timedelta(minutes=15) for cell in cells)
 
 
 @pytest.mark.parametrize(
     ("day", "cells", "before", "after"),
     [
         # Clocks go forward at 01:00 UTC (01:00 GMT becomes 02:00 BST): 23 hours.
-        (datetime(2026, 3, 29, 0, 10, tzinfo=UTC), 46, "0.11", "0.14"),
+        (datetime(2026, 3, 29, 0, 10, tzinfo=UTC), 92, "0.11", "0.14"),
         # Clocks go back at 01:00 UTC (02:00 BST becomes 01:00 GMT): 25 hours.
-        (datetime(2026, 10, 25, 0, 10, tzinfo=UTC), 50, "0.13", "0.12"),
+        (datetime(2026, 10, 25, 0, 10, tzinfo=UTC), 100, "0.13", "0.12"),
     ],
 )
 async def test_dst_change_days(
@@ -275,7 +276,7 @@ async def test_dst_change_days(
     before: str,
     after: str,
 ) -> None:
-    """Days of 23 and 25 hours have 46 and 50 half-hour cells and roll over right."""
+    """Days of 23 and 25 hours have 92 and 100 quarter-hour cells and roll over right."""
     freezer.move_to(day)
     await hass.config.async_set_time_zone("Europe/London")
     mock_config_entry.add_to_hass(hass)
@@ -284,7 +285,7 @@ async def test_dst_change_days(
     state = hass.states.get(CURRENT)
     assert state is not None
     assert len(state.attributes["raw_today"]) == cells
-    assert len(state.attributes["prices"]) == cells + 48
+    assert len(state.attributes["raw_tomorrow"]) == 96
 
     change = day.replace(hour=1, minute=0)
     await _move_to(hass, freezer, change - timedelta(seconds=1))
@@ -319,7 +320,8 @@ async def test_prices_not_covering_tomorrow(
     assert state is not None
     assert state.state == "1.0"
     assert state.attributes["raw_tomorrow"] == []
-    assert len(state.attributes["raw_today"]) == 48
+    assert state.attributes["tomorrow_valid"] is False
+    assert len(state.attributes["raw_today"]) == 96
 
     await _move_to(hass, freezer, datetime(2026, 11, 25, 23, 30, tzinfo=UTC))
     assert _state(hass, CURRENT) == "2.3"
@@ -345,7 +347,7 @@ async def test_export_sensor_follows_export_tariff(
     state = hass.states.get("sensor.home_current_export_price")
     assert state is not None
     assert state.state == "0.15"
-    assert "raw_today" not in state.attributes
+    assert len(state.attributes["raw_today"]) == 96
 
     # An export feed that cannot be served leaves import prices alone.
     simulator.state.set_prices_error(HOME_ID, "no_price_data", direction="EXPORT")

@@ -41,6 +41,7 @@ from .const import (
     CONF_CLOUDHOOK_URL,
     CONF_FOLLOW_ALL_LOCATIONS,
     CONF_LOCATIONS,
+    CONF_PRICE_RESOLUTION,
     CONF_REQUIRE_SIGNED_WEBHOOKS,
     CONF_WEBHOOK_ID,
     DEFAULT_API_URL,
@@ -50,6 +51,7 @@ from .const import (
     LOGGER,
     SECTION_ADVANCED,
 )
+from .prices import DEFAULT_RESOLUTION, RESOLUTIONS
 from .webhook_url import (
     async_get_or_create_webhook_url,
     webhook_url,
@@ -85,6 +87,13 @@ USER_SCHEMA = probatio.Schema(
 )
 REAUTH_SCHEMA = probatio.Schema({probatio.Required(CONF_API_KEY): _API_KEY_SELECTOR})
 RECONFIGURE_SCHEMA = probatio.Schema({probatio.Required(CONF_API_URL): _URL_SELECTOR})
+# Select options are strings; the option is stored as the number of minutes.
+_RESOLUTION_SELECTOR = SelectSelector(
+    SelectSelectorConfig(
+        options=[str(minutes) for minutes in RESOLUTIONS],
+        translation_key=CONF_PRICE_RESOLUTION,
+    )
+)
 
 
 def _insecure_api_url(url: str) -> bool:
@@ -387,6 +396,9 @@ class FlatpeakOptionsFlow(OptionsFlowWithReload):
             options = {
                 **entry.options,
                 CONF_REQUIRE_SIGNED_WEBHOOKS: user_input[CONF_REQUIRE_SIGNED_WEBHOOKS],
+                CONF_PRICE_RESOLUTION: int(
+                    user_input.get(CONF_PRICE_RESOLUTION, DEFAULT_RESOLUTION)
+                ),
             }
             if self._locations is not None:
                 selected = list(user_input.get(CONF_LOCATIONS, []))
@@ -422,6 +434,14 @@ class FlatpeakOptionsFlow(OptionsFlowWithReload):
                 default=entry.options.get(CONF_REQUIRE_SIGNED_WEBHOOKS, False),
             )
         ] = BooleanSelector()
+        fields[
+            probatio.Required(
+                CONF_PRICE_RESOLUTION,
+                default=str(
+                    entry.options.get(CONF_PRICE_RESOLUTION, DEFAULT_RESOLUTION)
+                ),
+            )
+        ] = _RESOLUTION_SELECTOR
         return self.async_show_form(
             step_id="init", data_schema=probatio.Schema(fields), errors=errors
         )

@@ -28,6 +28,8 @@ CONF_FOLLOW_ALL_LOCATIONS: Final = "follow_all_locations"
 # as set-up does by default.
 DEFAULT_FOLLOW_ALL_LOCATIONS: Final = True
 CONF_REQUIRE_SIGNED_WEBHOOKS: Final = "require_signed_webhooks"
+# Minutes per cell of raw_today/raw_tomorrow (contract values 15, 30, 60).
+CONF_PRICE_RESOLUTION: Final = "price_resolution"
 
 # Flatpeak asks clients not to retry unavailable prices more often than this.
 PRICES_UNAVAILABLE_RETRY: Final = timedelta(minutes=15)

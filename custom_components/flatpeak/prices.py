@@ -9,7 +9,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -19,6 +19,24 @@ if TYPE_CHECKING:
     from .api.models import PriceSlot
 
 GRID: timedelta = timedelta(minutes=30)
+
+# Cell lengths (minutes) offered for the Nord Pool-shaped series. European day-ahead
+# markets trade in 15-minute slots since 2025; tools built for Nord Pool expect 15- or
+# 60-minute spacing (EV Smart Charging refuses anything else), so 15 is the default.
+RESOLUTIONS: tuple[int, ...] = (15, 30, 60)
+DEFAULT_RESOLUTION: int = 15
+# Averages of several slots are rounded so that float noise (0.15000000000000002)
+# does not reach users; six decimals is far below any tariff's precision.
+AVERAGE_DIGITS = 6
+
+
+class PriceCell(NamedTuple):
+    """One cell of a fixed grid: the time-weighted price and the least confidence."""
+
+    start: datetime
+    end: datetime
+    value: float
+    confidence: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +137,59 @@ class PriceSeries:
             cell_start = cell_end
         return cells
 
+    def cells(self, start: datetime, end: datetime, step: timedelta) -> list[PriceCell]:
+        """Lay [start, end) out on cells of `step`; leave out cells not fully covered.
+
+        A cell inside one slot takes that slot's price unchanged, so slots longer than
+        the step repeat and are never averaged; a cell spanning several slots gets
+        their time-weighted average and the lowest of their confidences.
+        """
+        slots = self.slots
+        count = len(slots)
+        index = max(bisect_right(self._starts, start) - 1, 0)
+        cells: list[PriceCell] = []
+        cell_start = start
+        while cell_start < end:
+            cell_end = min(cell_start + step, end)
+            while index < count and slots[index].valid_to <= cell_start:
+                index += 1
+            overlapping: list[PriceSlot] = []
+            probe = index
+            while probe < count and slots[probe].valid_from < cell_end:
+                overlapping.append(slots[probe])
+                probe += 1
+            cell = _cell(overlapping, cell_start, cell_end)
+            if cell is not None:
+                cells.append(cell)
+            cell_start = cell_end
+        return cells
+
+    def covers_span(self, start: datetime, end: datetime) -> bool:
+        """Whether prices are known for every instant of [start, end)."""
+        _weighted, covered = _weigh(self.between(start, end), start, end)
+        return covered >= (end - start).total_seconds()
+
+
+def _cell(
+    overlapping: Sequence[PriceSlot], start: datetime, end: datetime
+) -> PriceCell | None:
+    if not overlapping:
+        return None
+    if len(overlapping) == 1:
+        slot = overlapping[0]
+        if slot.valid_from <= start and slot.valid_to >= end:
+            return PriceCell(start, end, slot.value, slot.confidence)
+        return None
+    weighted, covered = _weigh(overlapping, start, end)
+    if covered < (end - start).total_seconds():
+        return None
+    return PriceCell(
+        start,
+        end,
+        round(weighted / covered, AVERAGE_DIGITS),
+        min(slot.confidence for slot in overlapping),
+    )
+
 
 def _weigh(
     slots: Iterable[PriceSlot], start: datetime, end: datetime
@@ -142,6 +213,53 @@ def local_day(
     start = datetime.combine(day, time(), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def cells_as_dicts(cells: Iterable[PriceCell], zone: tzinfo) -> list[dict[str, Any]]:
+    """Serialise cells as Nord Pool's `raw_*` items, in local time.
+
+    Key order is part of the contract: `start`, `end`, then `value` as the first number
+    (tools that guess the value key take the first numeric one), then `confidence`.
+    `start`/`end` stay datetimes, as Nord Pool's do; adjacent cells share one object
+    for their common boundary, which halves what the series holds in memory.
+    """
+    items: list[dict[str, Any]] = []
+    boundary_utc: datetime | None = None
+    boundary_local: datetime | None = None
+    for cell in cells:
+        if cell.start == boundary_utc and boundary_local is not None:
+            start = boundary_local
+        else:
+            start = cell.start.astimezone(zone)
+        boundary_utc, boundary_local = cell.end, cell.end.astimezone(zone)
+        items.append(
+            {
+                "start": start,
+                "end": boundary_local,
+                "value": cell.value,
+                "confidence": cell.confidence,
+            }
+        )
+    return items
+
+
+def day_series(
+    series: PriceSeries, now: datetime, zone: tzinfo, minutes: int
+) -> dict[str, Any]:
+    """Return `tomorrow_valid`, `raw_today` and `raw_tomorrow` for the local day of `now`.
+
+    Days are the location's local days (`zone`): the tariff's days, the same days as
+    the today/tomorrow statistics, and a series a tool may re-split by its own zone as
+    every `start` carries its offset.
+    """
+    step = timedelta(minutes=minutes)
+    today = local_day(now, zone)
+    tomorrow = local_day(now, zone, 1)
+    return {
+        "tomorrow_valid": series.covers_span(*tomorrow),
+        "raw_today": cells_as_dicts(series.cells(*today, step), zone),
+        "raw_tomorrow": cells_as_dicts(series.cells(*tomorrow, step), zone),
+    }
 
 
 def slots_as_dicts(slots: Sequence[PriceSlot], zone: tzinfo) -> list[JsonValueType]:

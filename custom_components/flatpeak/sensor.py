@@ -17,8 +17,9 @@ from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
 from .api.models import TariffDirection
+from .const import CONF_PRICE_RESOLUTION
 from .entity import FlatpeakEntity
-from .prices import local_day, slots_as_dicts
+from .prices import DEFAULT_RESOLUTION, day_series, local_day
 from .runtime import async_on_each_location
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from . import FlatpeakConfigEntry
     from .api.models import TariffSlotStatus
     from .coordinator import FlatpeakLocationCoordinator, LocationData
-    from .prices import DayStatistics
+    from .prices import DayStatistics, PriceSeries
 
 # Coordinators fetch; entities only read their data.
 PARALLEL_UPDATES = 0
@@ -50,6 +51,8 @@ class FlatpeakSensorDescription(SensorEntityDescription):
         None
     )
     is_price: bool = False
+    # Set on the current-price sensors: they carry the Nord Pool-shaped series.
+    series_direction: TariffDirection | None = None
     exists_fn: Callable[[LocationData], bool] = lambda _data: True
 
 
@@ -65,36 +68,18 @@ def _current(
 
 
 def _current_attributes(
-    direction: TariffDirection, *, compat: bool
+    direction: TariffDirection,
 ) -> Callable[[LocationData, datetime, ZoneInfo], Attributes]:
     def attributes(data: LocationData, now: datetime, zone: ZoneInfo) -> Attributes:
         series = data.series(direction)
         if series is None:
             return {}
         slot = series.slot_at(now)
-        today = local_day(now, zone)
-        tomorrow = local_day(now, zone, 1)
-        attrs: Attributes = {
+        return {
             "valid_from": slot.valid_from.astimezone(zone) if slot else None,
             "valid_to": slot.valid_to.astimezone(zone) if slot else None,
             "confidence": slot.confidence if slot else None,
-            "prices": slots_as_dicts(series.between(today[0], tomorrow[1]), zone),
         }
-        if compat:
-            # The shape Nord Pool-based energy tools read: 30-minute cells per local day.
-            for name, (start, end) in (
-                ("raw_today", today),
-                ("raw_tomorrow", tomorrow),
-            ):
-                attrs[name] = [
-                    {
-                        "start": cell_start.astimezone(zone),
-                        "end": cell_end.astimezone(zone),
-                        "value": value,
-                    }
-                    for cell_start, cell_end, value in series.grid(start, end)
-                ]
-        return attrs
 
     return attributes
 
@@ -115,21 +100,30 @@ def _next_attributes(data: LocationData, now: datetime, zone: ZoneInfo) -> Attri
     }
 
 
-def _today_stat(
+def _day_stat(
     pick: Callable[[DayStatistics], tuple[float, datetime, datetime]],
+    offset_days: int = 0,
 ) -> tuple[
     Callable[[LocationData, datetime, ZoneInfo], Value],
     Callable[[LocationData, datetime, ZoneInfo], Attributes],
 ]:
-    """Build value and attribute readers for one statistic (value, start, end) of today."""
+    """Build value and attribute readers for one statistic (value, start, end) of a day.
+
+    Today is summarised over the part that is covered; tomorrow only once all of it is
+    known, so that a half-published day is not taken for the day's lowest or average.
+    """
 
     def picked(
         data: LocationData, now: datetime, zone: ZoneInfo
     ) -> tuple[float, datetime, datetime] | None:
-        if data.import_series is None:
+        series = data.import_series
+        if series is None:
             return None
-        today = data.import_series.statistics(*local_day(now, zone))
-        return pick(today) if today is not None else None
+        day = local_day(now, zone, offset_days)
+        if offset_days and not series.covers_span(*day):
+            return None
+        stats = series.statistics(*day)
+        return pick(stats) if stats is not None else None
 
     def value(data: LocationData, now: datetime, zone: ZoneInfo) -> Value:
         stat = picked(data, now, zone)
@@ -176,13 +170,24 @@ def _prices_updated(data: LocationData, _now: datetime, _zone: ZoneInfo) -> Valu
     return data.import_prices.last_updated if data.import_prices else None
 
 
-_lowest = _today_stat(
-    lambda s: (s.lowest.value, s.lowest.valid_from, s.lowest.valid_to)
-)
-_highest = _today_stat(
-    lambda s: (s.highest.value, s.highest.valid_from, s.highest.valid_to)
-)
-_average = _today_stat(lambda s: (s.average, s.start, s.end))
+def _lowest_of(stats: DayStatistics) -> tuple[float, datetime, datetime]:
+    return stats.lowest.value, stats.lowest.valid_from, stats.lowest.valid_to
+
+
+def _highest_of(stats: DayStatistics) -> tuple[float, datetime, datetime]:
+    return stats.highest.value, stats.highest.valid_from, stats.highest.valid_to
+
+
+def _average_of(stats: DayStatistics) -> tuple[float, datetime, datetime]:
+    return stats.average, stats.start, stats.end
+
+
+_lowest = _day_stat(_lowest_of)
+_highest = _day_stat(_highest_of)
+_average = _day_stat(_average_of)
+_lowest_tomorrow = _day_stat(_lowest_of, 1)
+_highest_tomorrow = _day_stat(_highest_of, 1)
+_average_tomorrow = _day_stat(_average_of, 1)
 
 SENSORS: tuple[FlatpeakSensorDescription, ...] = (
     FlatpeakSensorDescription(
@@ -192,7 +197,8 @@ SENSORS: tuple[FlatpeakSensorDescription, ...] = (
         suggested_display_precision=4,
         is_price=True,
         value_fn=_current(TariffDirection.IMPORT),
-        attributes_fn=_current_attributes(TariffDirection.IMPORT, compat=True),
+        attributes_fn=_current_attributes(TariffDirection.IMPORT),
+        series_direction=TariffDirection.IMPORT,
     ),
     FlatpeakSensorDescription(
         key="next_price",
@@ -227,13 +233,38 @@ SENSORS: tuple[FlatpeakSensorDescription, ...] = (
         attributes_fn=_average[1],
     ),
     FlatpeakSensorDescription(
+        key="lowest_price_tomorrow",
+        translation_key="lowest_price_tomorrow",
+        suggested_display_precision=4,
+        is_price=True,
+        value_fn=_lowest_tomorrow[0],
+        attributes_fn=_lowest_tomorrow[1],
+    ),
+    FlatpeakSensorDescription(
+        key="highest_price_tomorrow",
+        translation_key="highest_price_tomorrow",
+        suggested_display_precision=4,
+        is_price=True,
+        value_fn=_highest_tomorrow[0],
+        attributes_fn=_highest_tomorrow[1],
+    ),
+    FlatpeakSensorDescription(
+        key="average_price_tomorrow",
+        translation_key="average_price_tomorrow",
+        suggested_display_precision=4,
+        is_price=True,
+        value_fn=_average_tomorrow[0],
+        attributes_fn=_average_tomorrow[1],
+    ),
+    FlatpeakSensorDescription(
         key="current_export_price",
         translation_key="current_export_price",
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=4,
         is_price=True,
         value_fn=_current(TariffDirection.EXPORT),
-        attributes_fn=_current_attributes(TariffDirection.EXPORT, compat=False),
+        attributes_fn=_current_attributes(TariffDirection.EXPORT),
+        series_direction=TariffDirection.EXPORT,
         exists_fn=lambda data: (
             data.status is not None and data.status.has_export_tariff
         ),
@@ -297,7 +328,10 @@ class FlatpeakSensor(FlatpeakEntity, SensorEntity):
 
     entity_description: FlatpeakSensorDescription
     # The series change every fetch and are large; the recorder keeps only the state.
-    _unrecorded_attributes = frozenset({"prices", "raw_today", "raw_tomorrow"})
+    _unrecorded_attributes = frozenset({"raw_today", "raw_tomorrow"})
+    # The series last built: (series, local day start, minutes, attributes). States
+    # written between fetches share these lists instead of holding copies.
+    _series_cache: tuple[PriceSeries, datetime, int, Attributes] | None = None
 
     @property
     @override
@@ -333,8 +367,36 @@ class FlatpeakSensor(FlatpeakEntity, SensorEntity):
     @override
     def extra_state_attributes(self) -> Attributes | None:
         """Read the attributes for this very instant from the cached data."""
-        if self.entity_description.attributes_fn is None:
+        description = self.entity_description
+        if description.attributes_fn is None:
             return None
-        return self.entity_description.attributes_fn(
-            self.coordinator.data, dt_util.utcnow(), self.coordinator.zone
+        now = dt_util.utcnow()
+        zone = self.coordinator.zone
+        attributes = description.attributes_fn(self.coordinator.data, now, zone)
+        if description.series_direction is not None:
+            attributes |= self._day_series(description.series_direction, now, zone)
+        return attributes
+
+    def _day_series(
+        self, direction: TariffDirection, now: datetime, zone: ZoneInfo
+    ) -> Attributes:
+        series = self.coordinator.data.series(direction)
+        if series is None:
+            return {"tomorrow_valid": False, "raw_today": [], "raw_tomorrow": []}
+        minutes = int(
+            self.coordinator.config_entry.options.get(
+                CONF_PRICE_RESOLUTION, DEFAULT_RESOLUTION
+            )
         )
+        day_start = local_day(now, zone)[0]
+        cached = self._series_cache
+        if (
+            cached is not None
+            and cached[0] is series
+            and cached[1] == day_start
+            and cached[2] == minutes
+        ):
+            return cached[3]
+        attributes = day_series(series, now, zone, minutes)
+        self._series_cache = (series, day_start, minutes, attributes)
+        return attributes

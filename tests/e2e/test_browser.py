@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from playwright.async_api import async_playwright, expect
 import pytest
 import pytest_asyncio
+import yaml
 
 from tests.e2e.harness import PASSWORD, REPO_ROOT, USERNAME, HomeAssistant, Simulator
 from tests.simulator.demo import DEMO_ACCOUNT_ID, DEMO_HOME_ID, DEMO_LIVE_KEY
@@ -181,6 +182,39 @@ async def _set_up_flatpeak(
     return (await webhook.inner_text()).strip()
 
 
+def _readme_card() -> dict[str, Any]:
+    """Return the Markdown price card exactly as the README gives it."""
+    text = (REPO_ROOT / "README.md").read_text()
+    block = text.split("<!-- price-card -->", 1)[1].split("```yaml\n", 1)[1]
+    card: dict[str, Any] = yaml.safe_load(block.split("```", 1)[0])
+    return card
+
+
+async def _price_card(page: Page, hass: HomeAssistant, screenshots: Path) -> None:
+    """Show the README's price card on a dashboard of its own, as a user would add it."""
+    async with hass.websocket() as ws:
+        await ws.command(
+            "lovelace/dashboards/create",
+            url_path="energy-prices",
+            title="Energy prices",
+            mode="storage",
+        )
+        await ws.command(
+            "lovelace/config/save",
+            url_path="energy-prices",
+            config={"views": [{"title": "Prices", "cards": [_readme_card()]}]},
+        )
+        await ws.close()
+    # Tall enough for the six hours of quarter-hour rows below the toolbar.
+    await page.set_viewport_size({"width": 1280, "height": 1400})
+    await _open(page, f"{hass.url}/energy-prices/0")
+    card = page.locator("hui-markdown-card")
+    await expect(card).to_contain_text("Electricity price")
+    await expect(card).to_contain_text("★")
+    await expect(card).to_contain_text(re.compile(r"\d\.\d{4}"))
+    await card.screenshot(path=screenshots / "price_card.png")
+
+
 async def test_set_up_see_prices_and_a_tariff_problem(
     bare_stack: tuple[Simulator, HomeAssistant],
     page: Page,
@@ -257,6 +291,9 @@ async def test_set_up_see_prices_and_a_tariff_problem(
             page.get_by_role("button", name=re.compile(r"Tariff expired at Home"))
         ).to_be_visible()
         await page.screenshot(path=screenshots / "repairs.png")
+
+        # The README's dashboard card over raw_today/raw_tomorrow.
+        await _price_card(page, hass, screenshots)
     except Exception:
         failure = tmp_path / "failure.png"
         with contextlib.suppress(Exception):
