@@ -136,3 +136,34 @@ def test_grid_still_resamples_time_weighted() -> None:
         (DAY, DAY + QUARTER, 0.1),
         (DAY + QUARTER, DAY + HALF, 0.3),
     ]
+
+
+def test_overlapping_slots_later_start_wins_without_a_gap() -> None:
+    """A short slot inside a long one wins its span; the long one applies around it."""
+    long = PriceSlot(valid_from=DAY, valid_to=DAY + HOUR, value=0.30, confidence=1.0)
+    short = PriceSlot(
+        valid_from=DAY + HALF / 2, valid_to=DAY + HALF, value=0.10, confidence=0.9
+    )
+    after = PriceSlot(
+        valid_from=DAY + HOUR - HALF / 2,
+        valid_to=DAY + 2 * HOUR,
+        value=0.20,
+        confidence=1.0,
+    )
+    series = PriceSeries.from_slots([after, short, long])
+    assert [(s.valid_from - DAY, s.valid_to - DAY, s.value) for s in series.slots] == [
+        (timedelta(0), HALF / 2, 0.30),
+        (HALF / 2, HALF, 0.10),
+        (HALF, HOUR - HALF / 2, 0.30),
+        (HOUR - HALF / 2, 2 * HOUR, 0.20),
+    ]
+    # Every instant the slots cover has a price; before the fix 00:40 had none.
+    for minutes in range(120):
+        assert series.slot_at(DAY + timedelta(minutes=minutes)) is not None
+    assert series.slot_at(DAY + timedelta(minutes=40)).value == 0.30  # type: ignore[union-attr]
+
+
+def test_series_without_overlaps_keeps_its_slots() -> None:
+    """Touching slots are kept as they are, even with equal prices."""
+    slots = _slots(DAY, HALF, [0.1, 0.1, 0.2])
+    assert PriceSeries.from_slots(reversed(slots)).slots == tuple(slots)

@@ -7,8 +7,9 @@ at slot boundaries without calling the API.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta, tzinfo
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -50,6 +51,24 @@ class DayStatistics:
     end: datetime
 
 
+def _resolve_overlaps(ordered: list[PriceSlot]) -> list[PriceSlot]:
+    """Cut slots (in start order) into pieces, each priced by the latest-starting slot."""
+    bounds = sorted({t for slot in ordered for t in (slot.valid_from, slot.valid_to)})
+    pieces: list[PriceSlot] = []
+    sources: list[PriceSlot] = []
+    for start, end in pairwise(bounds):
+        covering = [s for s in ordered if s.valid_from <= start and s.valid_to >= end]
+        if not covering:
+            continue
+        winner = covering[-1]
+        if sources and sources[-1] is winner and pieces[-1].valid_to == start:
+            pieces[-1] = replace(pieces[-1], valid_to=end)
+        else:
+            pieces.append(replace(winner, valid_from=start, valid_to=end))
+            sources.append(winner)
+    return pieces
+
+
 @dataclass(frozen=True, slots=True)
 class PriceSeries:
     """Non-overlapping price slots in time order, with lookups by instant."""
@@ -65,9 +84,15 @@ class PriceSeries:
 
     @classmethod
     def from_slots(cls, slots: Iterable[PriceSlot]) -> PriceSeries:
-        """Order slots by start; where slots overlap, the later start wins the overlap."""
+        """Order slots by start; where slots overlap, the later start wins the overlap.
+
+        An earlier, longer slot still applies outside the later one: a short slot
+        inside a long one leaves no gap behind it.
+        """
         ordered = sorted(slots, key=lambda slot: slot.valid_from)
-        return cls(tuple(ordered))
+        if all(a.valid_to <= b.valid_from for a, b in pairwise(ordered)):
+            return cls(tuple(ordered))
+        return cls(tuple(_resolve_overlaps(ordered)))
 
     def slot_at(self, moment: datetime) -> PriceSlot | None:
         """Return the slot that applies at `moment`, if any."""
