@@ -112,16 +112,25 @@ async def test_retry_after_of_years_is_capped(
 # -- disabled account --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "follow_all", [False, True], ids=["chosen locations", "all locations"]
+)
 async def test_disabled_account_at_setup_is_an_error_not_a_retry_loop(
     hass: HomeAssistant,
     simulator_state: SimulatorState,
     simulator: RunningSimulator,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
+    follow_all: bool,
 ) -> None:
-    """Set-up fails for good, Repairs says why, and nothing polls Flatpeak meanwhile."""
+    """Set-up fails for good, Repairs says why, and nothing polls Flatpeak meanwhile.
+
+    Following every location, set-up first lists them: the same answer applies there.
+    """
     simulator_state.set_account_disabled(ACCOUNT_ID)
-    await _setup(hass, mock_config_entry, freezer)
+    await _setup(
+        hass, mock_config_entry, freezer, **{CONF_FOLLOW_ALL_LOCATIONS: follow_all}
+    )
 
     assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
     issue = ir.async_get(hass).async_get_issue(

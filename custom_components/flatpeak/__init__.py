@@ -22,7 +22,11 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
 from .api.client import FlatpeakClient
-from .api.exceptions import FlatpeakAuthenticationError, FlatpeakError
+from .api.exceptions import (
+    FlatpeakAccountDisabledError,
+    FlatpeakAuthenticationError,
+    FlatpeakError,
+)
 from .api.webhook import SignatureVerifier
 from .confirmation import EventConfirmer
 from .const import (
@@ -37,7 +41,11 @@ from .const import (
     DEFAULT_FOLLOW_ALL_LOCATIONS,
     DOMAIN,
 )
-from .coordinator import FlatpeakLocationCoordinator, location_missing_signal
+from .coordinator import (
+    FlatpeakLocationCoordinator,
+    async_report_account_disabled,
+    location_missing_signal,
+)
 from .event_log import EventLog
 from .events import EventDispatcher
 from .locations import (
@@ -89,7 +97,7 @@ def create_client(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> FlatpeakCl
 
 
 async def _async_followed_locations(
-    client: FlatpeakClient, entry: FlatpeakConfigEntry
+    hass: HomeAssistant, client: FlatpeakClient, entry: FlatpeakConfigEntry
 ) -> list[str]:
     selected: list[str] = list(entry.options.get(CONF_LOCATIONS, []))
     if not entry.options.get(CONF_FOLLOW_ALL_LOCATIONS, DEFAULT_FOLLOW_ALL_LOCATIONS):
@@ -99,6 +107,12 @@ async def _async_followed_locations(
     except FlatpeakAuthenticationError as err:
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="invalid_auth"
+        ) from err
+    except FlatpeakAccountDisabledError as err:
+        # As for a location's first fetch: retrying cannot help, Repairs says why.
+        async_report_account_disabled(hass, entry)
+        raise ConfigEntryError(
+            translation_domain=DOMAIN, translation_key="account_disabled"
         ) from err
     except FlatpeakError as err:
         raise ConfigEntryNotReady(
@@ -113,7 +127,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
     """Set up a Flatpeak account: one coordinator and device per followed location."""
     client = create_client(hass, entry)
     coordinators = await _async_start_coordinators(
-        hass, entry, client, await _async_followed_locations(client, entry)
+        hass, entry, client, await _async_followed_locations(hass, client, entry)
     )
 
     def location_name(location_id: str) -> str:

@@ -105,6 +105,23 @@ def account_disabled_issue_id(entry_id: str) -> str:
     return f"account_disabled_{entry_id}"
 
 
+@callback
+def async_report_account_disabled(
+    hass: HomeAssistant, entry: FlatpeakConfigEntry
+) -> None:
+    """Say in Repairs that the entry's Flatpeak account is disabled."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        account_disabled_issue_id(entry.entry_id),
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="account_disabled",
+        translation_placeholders={"title": entry.title},
+        data={"entry_id": entry.entry_id},
+    )
+
+
 class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
     """Fetches one location's status and prices; ticks entities at every slot boundary."""
 
@@ -245,16 +262,7 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
 
     def _account_disabled(self) -> ConfigEntryError | UpdateFailed:
         """Say in Repairs that the account is disabled, and ask seldom until it is not."""
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            account_disabled_issue_id(self.config_entry.entry_id),
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="account_disabled",
-            translation_placeholders={"title": self.config_entry.title},
-            data={"entry_id": self.config_entry.entry_id},
-        )
+        async_report_account_disabled(self.hass, self.config_entry)
         if cast("LocationData | None", self.data) is None:
             # At set-up: no point retrying every minute; reloading the entry retries.
             return ConfigEntryError(
