@@ -258,8 +258,8 @@ def test_ties_go_to_the_earliest_window() -> None:
 
 def test_rounding_does_not_break_ties() -> None:
     """Prices whose sums differ only by float rounding still tie to the earliest."""
-    # 0.1 + 0.2 is 0.30000000000000004 in floats, a hair above 0.3 + 0.0 later on.
-    slots = _hourly(START, [0.1, 0.2, 5.0, 0.3, 0.0])
+    # The same two prices again later: running sums make the later pair a hair cheaper.
+    slots = _hourly(START, [0.01, 0.27, 9.0, 0.01, 0.27])
     window = find_window(
         slots,
         duration=timedelta(hours=2),
