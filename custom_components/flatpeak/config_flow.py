@@ -10,6 +10,7 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentryFlow,
     OptionsFlowWithReload,
 )
 from homeassistant.core import HomeAssistant, callback
@@ -47,6 +48,7 @@ from .const import (
     LOGGER,
     SECTION_ADVANCED,
 )
+from .target_window import SUBENTRY_TARGET_WINDOW, TargetWindowFlow
 from .webhook_url import (
     async_get_or_create_webhook_url,
     webhook_url,
@@ -166,6 +168,15 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_options_flow(config_entry: ConfigEntry) -> FlatpeakOptionsFlow:
         """Return the options flow."""
         return FlatpeakOptionsFlow()
+
+    @classmethod
+    @callback
+    @override
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Offer target windows on the entry's page."""
+        return {SUBENTRY_TARGET_WINDOW: TargetWindowFlow}
 
     @override
     async def async_step_user(

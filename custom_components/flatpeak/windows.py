@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 import math
 from typing import TYPE_CHECKING
@@ -236,3 +236,29 @@ def _cheapest_set(
             chosen.append(ChosenSlot(slot.start, slot.start + remaining, slot.price))
             remaining = timedelta(0)
     return sorted(chosen, key=lambda slot: slot.start)
+
+
+def daily_period(
+    moment: datetime, zone: tzinfo, period_start: time, period_end: time
+) -> tuple[datetime, datetime]:
+    """Return the daily local period running at `moment`, else the next one, in UTC.
+
+    A period whose end is not after its start crosses midnight (20:00 to 07:00); equal
+    times mean a whole day. Local times that a change of summer time skips or repeats
+    resolve as `zoneinfo` does, so such a period is an hour shorter or longer.
+    """
+    day = moment.astimezone(zone).date()
+    crosses = period_end <= period_start
+
+    def period(start_day: date) -> tuple[datetime, datetime]:
+        end_day = start_day + timedelta(days=1) if crosses else start_day
+        start = datetime.combine(start_day, period_start, tzinfo=zone)
+        end = datetime.combine(end_day, period_end, tzinfo=zone)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+    for offset in (-1, 0):
+        start, end = period(day + timedelta(days=offset))
+        if end > moment:
+            return start, end
+    # Tomorrow's period starts after `moment`, so it is the next one.
+    return period(day + timedelta(days=1))
