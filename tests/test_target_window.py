@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
     from tests.simulator import RunningSimulator, SimulatorState
 
+from tests.simulator.state import PriceSlot as SimulatedSlot
+
 OFFICE_ID = "loc_641b90b758fb8e6293716e41"
 ENTITY = "binary_sensor.home_cheap_charge"
 TOMORROW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -255,8 +257,14 @@ def _stored(settings: dict[str, Any]) -> dict[str, Any]:
         # Chosen with other settings: chosen afresh from now.
         (_stored(MORNING | {"duration": {"hours": 2}}), "2026-11-25T10:05:00+00:00"),
         ({"settings": MORNING, "period": ["garbage"]}, "2026-11-25T10:05:00+00:00"),
+        # Yesterday's period is over, whatever was chosen for it.
+        (
+            _stored(MORNING)
+            | {"period": ["2026-11-24T09:00:00+00:00", "2026-11-24T12:00:00+00:00"]},
+            "2026-11-25T10:05:00+00:00",
+        ),
     ],
-    ids=["same_settings", "other_settings", "unreadable"],
+    ids=["same_settings", "other_settings", "unreadable", "period_over"],
 )
 async def test_restored_after_restart(
     hass: HomeAssistant,
@@ -292,6 +300,39 @@ async def test_restored_after_restart(
     assert state is not None
     assert state.state == "on"
     assert state.attributes["next_start"] == next_start
+
+
+async def test_chosen_once_the_period_prices_are_known(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: RunningSimulator
+) -> None:
+    """Until tomorrow's prices arrive, the overnight window is not chosen."""
+    today = datetime(2026, 11, 25, tzinfo=UTC)
+
+    def slots(days: int) -> list[SimulatedSlot]:
+        return [
+            SimulatedSlot(
+                today + timedelta(minutes=30 * index),
+                today + timedelta(minutes=30 * (index + 1)),
+                half_hourly_price(today + timedelta(minutes=30 * index))[0],
+            )
+            for index in range(48 * days)
+        ]
+
+    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    simulator.state.set_prices(HOME_ID, slots(1))
+    await coordinator.async_refresh()
+    await _add_window(hass, init_integration, OVERNIGHT)
+    state = hass.states.get(ENTITY)
+    assert state is not None
+    assert state.state == "off"
+    assert state.attributes["next_start"] is None
+
+    simulator.state.set_prices(HOME_ID, slots(2))
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    state = hass.states.get(ENTITY)
+    assert state is not None
+    assert state.attributes["next_start"] == "2026-11-26T00:00:00+00:00"
 
 
 async def test_set_up_too_late_for_the_period(
@@ -493,3 +534,20 @@ async def test_no_locations_aborts(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_locations"
+
+
+async def test_added_while_the_entry_is_not_loaded(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The followed locations come from the options; the sensor comes with the set-up."""
+    await hass.config_entries.async_unload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    result = await _add_window(hass, init_integration, OVERNIGHT)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    subentry = init_integration.subentries[_subentry_id(init_integration)]
+    assert subentry.data["location_id"] == HOME_ID
+    await hass.config_entries.async_setup(init_integration.entry_id)
+    await hass.async_block_till_done()
+    state = hass.states.get(ENTITY)
+    assert state is not None
+    assert state.attributes["next_start"] == "2026-11-26T00:00:00+00:00"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, event, given, settings, strategies as st
@@ -15,6 +15,7 @@ from custom_components.flatpeak.windows import (
     NotCoveredError,
     Window,
     WindowError,
+    daily_period,
     find_window,
 )
 
@@ -328,3 +329,65 @@ def test_across_the_long_autumn_night() -> None:
     ]
     assert window.contains(datetime(2026, 10, 25, 1, 45, tzinfo=UTC))
     assert not window.contains(datetime(2026, 10, 25, 1, 15, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("moment", "start", "end", "expected"),
+    [
+        # Overnight, asked before it starts: tonight's.
+        (
+            "2026-11-25T10:05",
+            "20:00",
+            "07:00",
+            ("2026-11-25T20:00", "2026-11-26T07:00"),
+        ),
+        # Overnight, asked after midnight: the one that began last evening.
+        (
+            "2026-11-26T03:00",
+            "20:00",
+            "07:00",
+            ("2026-11-25T20:00", "2026-11-26T07:00"),
+        ),
+        # A daytime period already over today: tomorrow's.
+        (
+            "2026-11-25T10:05",
+            "07:00",
+            "09:00",
+            ("2026-11-26T07:00", "2026-11-26T09:00"),
+        ),
+        # Start and end the same: a whole day.
+        (
+            "2026-11-25T10:05",
+            "00:00",
+            "00:00",
+            ("2026-11-25T00:00", "2026-11-26T00:00"),
+        ),
+        # The night the clocks go back is 12 hours long, in UTC 19:00 to 07:00.
+        (
+            "2026-10-24T12:00",
+            "20:00",
+            "07:00",
+            ("2026-10-24T19:00", "2026-10-25T07:00"),
+        ),
+        # The night they go forward, 10 hours: 20:00 GMT to 06:00 UTC (07:00 BST).
+        (
+            "2026-03-28T12:00",
+            "20:00",
+            "07:00",
+            ("2026-03-28T20:00", "2026-03-29T06:00"),
+        ),
+    ],
+)
+def test_daily_period(
+    moment: str, start: str, end: str, expected: tuple[str, str]
+) -> None:
+    """The period running now, else the next one, in UTC, across summer-time changes."""
+    period = daily_period(
+        datetime.fromisoformat(moment).replace(tzinfo=UTC),
+        LONDON,
+        time.fromisoformat(start),
+        time.fromisoformat(end),
+    )
+    assert period == tuple(
+        datetime.fromisoformat(value).replace(tzinfo=UTC) for value in expected
+    )
