@@ -231,17 +231,19 @@ async def _async_find_cheapest_window(call: ServiceCall) -> ServiceResponse:
         "location_id": location_id,
         "currency": currency,
         "unit": f"{currency}/{UnitOfEnergy.KILO_WATT_HOUR}" if currency else None,
-        **window_as_dict(window, zone),
-        "duration": _seconds(duration),
+        **window_as_dict(window, zone, _seconds(duration)),
     }
 
 
-def window_as_dict(window: Window, zone: tzinfo) -> dict[str, JsonValueType]:
-    """Serialise a window for responses and attributes, in local time."""
+def window_as_dict(
+    window: Window, zone: tzinfo, duration: float
+) -> dict[str, JsonValueType]:
+    """Serialise a window for the response, in local time."""
     return {
         "start": window.start.astimezone(zone).isoformat(),
         "end": window.end.astimezone(zone).isoformat(),
         "average_price": window.average_price,
+        "duration": duration,
         "slots": [
             {
                 "start": slot.start.astimezone(zone).isoformat(),
