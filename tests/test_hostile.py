@@ -265,7 +265,9 @@ def test_parse_event_required_fields(event_id: Any, event_type: Any, data: Any) 
     )
     if valid:
         event = parse_event(body)
-        assert (event.id, event.type, event.data) == (event_id, event_type, data)
+        assert (event.id, event.type) == (event_id, event_type)
+        # Compared as JSON: a NaN parsed from the body is never equal to the one sent.
+        assert json.dumps(event.data) == json.dumps(data)
     else:
         _check_parse(body)
 
