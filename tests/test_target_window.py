@@ -485,7 +485,10 @@ async def test_location_chosen_when_several_are_followed(
         (init_integration.entry_id, SUBENTRY_TARGET_WINDOW),
         context={"source": SOURCE_USER},
     )
-    assert "location_id" in result["data_schema"].schema
+    schema = result["data_schema"].schema
+    (location_field,) = [key for key in schema if key == "location_id"]
+    # Offered in name order, Home first.
+    assert location_field.default() == HOME_ID
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], OVERNIGHT | {"location_id": OFFICE_ID}
     )

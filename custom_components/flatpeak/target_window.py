@@ -96,7 +96,8 @@ def _locations(entry: FlatpeakConfigEntry) -> dict[str, str]:
 def _schema(locations: Mapping[str, str]) -> probatio.Schema:
     fields: dict[probatio.Marker, Any] = {probatio.Required(CONF_NAME): TextSelector()}
     if len(locations) > 1:
-        fields[probatio.Required(CONF_LOCATION_ID)] = SelectSelector(
+        first = min(locations, key=lambda location_id: locations[location_id])
+        fields[probatio.Required(CONF_LOCATION_ID, default=first)] = SelectSelector(
             SelectSelectorConfig(
                 options=[
                     SelectOptionDict(value=location_id, label=name)
