@@ -301,3 +301,41 @@ async def test_changes_after_a_flush_are_saved_by_the_delayed_write(
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert hass_storage["flatpeak.delayed"]["data"] == {"n": 2}
+
+
+async def test_problem_stored_with_a_future_time_can_still_be_cleared(
+    hass: HomeAssistant,
+    simulator: RunningSimulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A problem saved by an earlier release with a time ahead of now is not stuck.
+
+    Earlier releases kept an event's `time_created` as the problem's time even when it
+    lay in the future; every later status then looked older than the problem.
+    """
+    _plant(
+        hass_storage,
+        f"flatpeak.{mock_config_entry.entry_id}.problems",
+        {
+            "problems": {
+                HOME_ID: {
+                    "tariff_fetch_failed": {
+                        "since": "2099-01-01T00:00:00+00:00",
+                        "event_id": "evt_from_the_future",
+                        "tariff_id": None,
+                    }
+                }
+            }
+        },
+    )
+    await _setup(hass, mock_config_entry, freezer)
+    problems = mock_config_entry.runtime_data.problems
+    assert problems.active(HOME_ID, Problem.TARIFF_FETCH_FAILED) is not None
+
+    # The next status, which shows the tariff connected, clears it.
+    freezer.move_to(NOW + timedelta(hours=6, minutes=1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert problems.active(HOME_ID, Problem.TARIFF_FETCH_FAILED) is None

@@ -29,11 +29,27 @@ def _generator() -> ModuleType:
 
 
 def _steps(strings: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for flow in ("config", "options"):
-        for step_id, step in strings.get(flow, {}).get("step", {}).items():
-            yield f"{flow}.{step_id}", step
+    flows = [
+        ("config", strings.get("config", {})),
+        ("options", strings.get("options", {})),
+    ]
+    flows += [
+        (f"config_subentries.{kind}", flow)
+        for kind, flow in strings.get("config_subentries", {}).items()
+    ]
+    for name, flow in flows:
+        for step_id, step in flow.get("step", {}).items():
+            yield f"{name}.{step_id}", step
             for section_id, section in step.get("sections", {}).items():
-                yield f"{flow}.{step_id}.{section_id}", section
+                yield f"{name}.{step_id}.{section_id}", section
+
+
+def _texts(node: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _texts(value, f"{where}.{key}" if where else key)
+    elif isinstance(node, str):
+        yield where, node
 
 
 def test_en_json_matches_strings_json() -> None:
@@ -56,3 +72,9 @@ def test_every_field_is_described() -> None:
     strings = json.loads((INTEGRATION / "strings.json").read_text("utf-8"))
     for where, step in _steps(strings):
         assert set(step.get("data", {})) == set(step.get("data_description", {})), where
+
+
+def test_no_angle_brackets() -> None:
+    """The frontend reads `<…>` in a string as markup and shows a translation error."""
+    strings = json.loads((INTEGRATION / "strings.json").read_text("utf-8"))
+    assert [where for where, text in _texts(strings) if "<" in text] == []

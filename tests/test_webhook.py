@@ -20,7 +20,6 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.flatpeak.api.webhook import JWKS_FAILURE_BACKOFF
-from custom_components.flatpeak.webhook import MAX_BODY_BYTES
 from custom_components.flatpeak.const import (
     CONF_CLOUDHOOK_URL,
     CONF_FOLLOW_ALL_LOCATIONS,
@@ -28,6 +27,7 @@ from custom_components.flatpeak.const import (
     DOMAIN,
 )
 from custom_components.flatpeak.events import EVENT_FLATPEAK
+from custom_components.flatpeak.webhook import MAX_BODY_BYTES
 from tests.conftest import (
     ACCOUNT_ID,
     HOME_ID,

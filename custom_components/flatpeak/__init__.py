@@ -240,7 +240,8 @@ def _remove_stale_devices(
     """Drop devices of locations the entry no longer follows."""
     registry = dr.async_get(hass)
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
-        if not _is_followed(device, followed):
+        # Target windows' devices come and go with their subentries.
+        if device.config_subentry_id is None and not _is_followed(device, followed):
             registry.async_remove_device(device.id)
 
 
@@ -267,7 +268,10 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: FlatpeakConfigEntry, device: dr.DeviceEntry
 ) -> bool:
     """Allow removing a location's device only when the entry no longer follows it."""
-    return not _is_followed(device, entry.runtime_data.coordinators)
+    # A target window's device is removed by deleting its subentry.
+    return device.config_subentry_id is None and not _is_followed(
+        device, entry.runtime_data.coordinators
+    )
 
 
 def _is_followed(device: dr.DeviceEntry, followed: Collection[str]) -> bool:

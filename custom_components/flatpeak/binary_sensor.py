@@ -15,6 +15,7 @@ from homeassistant.core import HomeAssistant, callback
 from .entity import FlatpeakEntity
 from .problems import ActiveProblem, Problem
 from .runtime import async_on_each_location
+from .target_window_sensor import async_setup_target_windows
 
 if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -52,7 +53,7 @@ async def async_setup_entry(
     entry: FlatpeakConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the problem sensors of every location, including ones that appear later."""
+    """Add the problem sensors of every location and the target-window sensors."""
 
     @callback
     def add_location(coordinator: FlatpeakLocationCoordinator) -> None:
@@ -62,6 +63,7 @@ async def async_setup_entry(
         )
 
     async_on_each_location(hass, entry, add_location)
+    async_setup_target_windows(hass, entry, async_add_entities)
 
 
 class FlatpeakProblemSensor(FlatpeakEntity, BinarySensorEntity):

@@ -12,6 +12,7 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentryFlow,
     OptionsFlowWithReload,
 )
 from homeassistant.core import HomeAssistant, callback
@@ -52,6 +53,7 @@ from .const import (
     SECTION_ADVANCED,
 )
 from .prices import DEFAULT_RESOLUTION, RESOLUTIONS
+from .target_window import SUBENTRY_TARGET_WINDOW, TargetWindowFlow
 from .webhook_url import (
     async_get_or_create_webhook_url,
     webhook_url,
@@ -196,6 +198,15 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_options_flow(config_entry: ConfigEntry) -> FlatpeakOptionsFlow:
         """Return the options flow."""
         return FlatpeakOptionsFlow()
+
+    @classmethod
+    @callback
+    @override
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Offer target windows on the entry's page."""
+        return {SUBENTRY_TARGET_WINDOW: TargetWindowFlow}
 
     @override
     async def async_step_user(

@@ -82,9 +82,12 @@ class ActiveProblem:
             return None
         since = data.get("since")
         parsed = dt_util.parse_datetime(since) if isinstance(since, str) else None
+        now = dt_util.utcnow()
         # The problem is kept when only its time is unreadable: it stands since now.
-        if parsed is None or parsed.tzinfo is None:
-            parsed = dt_util.utcnow()
+        # A time ahead of now (stored by releases that took an event's time as it
+        # came) would make every later status look older, so it could never clear.
+        if parsed is None or parsed.tzinfo is None or parsed > now:
+            parsed = now
         return cls(since=parsed, event_id=event_id, tariff_id=tariff_id)
 
 

@@ -1,4 +1,4 @@
-"""The `flatpeak.get_prices` action."""
+"""The `flatpeak.get_prices` and `flatpeak.find_cheapest_window` actions."""
 
 from __future__ import annotations
 
@@ -28,15 +28,25 @@ from .api.exceptions import (
 from .api.models import TariffDirection
 from .const import DOMAIN
 from .prices import slots_as_dicts
+from .windows import Direction, Window, WindowError, find_window
 
 if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from homeassistant.util.json import JsonValueType
+
     from .runtime import FlatpeakConfigEntry
 
 SERVICE_GET_PRICES: Final = "get_prices"
+SERVICE_FIND_CHEAPEST_WINDOW: Final = "find_cheapest_window"
 ATTR_LOCATION_ID: Final = "location_id"
 ATTR_START: Final = "start"
 ATTR_END: Final = "end"
 ATTR_DIRECTION: Final = "direction"
+ATTR_DURATION: Final = "duration"
+ATTR_EARLIEST_START: Final = "earliest_start"
+ATTR_LATEST_END: Final = "latest_end"
+ATTR_CONTIGUOUS: Final = "contiguous"
 DEFAULT_WINDOW: Final = timedelta(hours=24)
 # Flatpeak serves at most 90 days per request.
 MAX_WINDOW: Final = timedelta(days=90)
@@ -51,6 +61,22 @@ GET_PRICES_SCHEMA: Final = probatio.Schema(
         probatio.Optional(ATTR_END): cv.datetime,
         probatio.Optional(ATTR_DIRECTION, default="import"): probatio.In(
             ["import", "export"]
+        ),
+    }
+)
+
+FIND_CHEAPEST_WINDOW_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Required(ATTR_CONFIG_ENTRY_ID): ConfigEntrySelector(
+            {"integration": DOMAIN}
+        ),
+        probatio.Optional(ATTR_LOCATION_ID): cv.string,
+        probatio.Required(ATTR_DURATION): cv.positive_time_period,
+        probatio.Optional(ATTR_EARLIEST_START): cv.datetime,
+        probatio.Optional(ATTR_LATEST_END): cv.datetime,
+        probatio.Optional(ATTR_CONTIGUOUS, default=True): cv.boolean,
+        probatio.Optional(ATTR_DIRECTION, default="import"): probatio.In(
+            [direction.value for direction in Direction]
         ),
     }
 )
@@ -144,6 +170,96 @@ async def _async_get_prices(call: ServiceCall) -> ServiceResponse:
     }
 
 
+async def _async_find_cheapest_window(call: ServiceCall) -> ServiceResponse:
+    """Search the prices already fetched: no API call, native slot lengths."""
+    entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    location_id = _location_id(entry, call.data.get(ATTR_LOCATION_ID))
+    coordinator = entry.runtime_data.coordinators[location_id]
+    direction = Direction(call.data[ATTR_DIRECTION])
+    duration: timedelta = call.data[ATTR_DURATION]
+    zone = coordinator.zone
+    data = coordinator.data
+    series = data.series(TariffDirection(direction.upper())) if data else None
+    slots = series.slots if series is not None else ()
+    earliest = _aware(call.data.get(ATTR_EARLIEST_START) or dt_util.utcnow())
+    latest_given = call.data.get(ATTR_LATEST_END)
+    latest = _aware(latest_given) if latest_given else None
+
+    def refuse(reason: str) -> ServiceValidationError:
+        span_end = latest or earliest
+        return ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key=reason,
+            translation_placeholders={
+                "location_id": location_id,
+                "duration": str(duration),
+                "start": earliest.astimezone(zone).isoformat(),
+                "end": span_end.astimezone(zone).isoformat(),
+                "known": (
+                    f"{slots[0].valid_from.astimezone(zone).isoformat()} to "
+                    f"{slots[-1].valid_to.astimezone(zone).isoformat()}"
+                    if slots
+                    else "-"
+                ),
+            },
+        )
+
+    if duration <= timedelta(0):
+        raise refuse("duration_not_positive")
+    if latest is None:
+        # By default, up to the end of the prices already known.
+        if not slots or slots[-1].valid_to <= earliest:
+            raise refuse("window_not_covered")
+        latest = slots[-1].valid_to
+    elif latest <= earliest:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="invalid_window"
+        )
+    try:
+        window = find_window(
+            slots,
+            duration=duration,
+            earliest_start=earliest,
+            latest_end=latest,
+            contiguous=call.data[ATTR_CONTIGUOUS],
+            direction=direction,
+        )
+    except WindowError as err:
+        raise refuse(err.reason) from err
+    currency = data.currency if data else None
+    return {
+        "location_id": location_id,
+        "currency": currency,
+        "unit": f"{currency}/{UnitOfEnergy.KILO_WATT_HOUR}" if currency else None,
+        **window_as_dict(window, zone, _seconds(duration)),
+    }
+
+
+def window_as_dict(
+    window: Window, zone: tzinfo, duration: float
+) -> dict[str, JsonValueType]:
+    """Serialise a window for the response, in local time."""
+    return {
+        "start": window.start.astimezone(zone).isoformat(),
+        "end": window.end.astimezone(zone).isoformat(),
+        "average_price": window.average_price,
+        "duration": duration,
+        "slots": [
+            {
+                "start": slot.start.astimezone(zone).isoformat(),
+                "end": slot.end.astimezone(zone).isoformat(),
+                "price": slot.price,
+            }
+            for slot in window.slots
+        ],
+    }
+
+
+def _seconds(duration: timedelta) -> float | int:
+    seconds = duration.total_seconds()
+    return int(seconds) if seconds.is_integer() else seconds
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
@@ -152,5 +268,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_GET_PRICES,
         _async_get_prices,
         schema=GET_PRICES_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_FIND_CHEAPEST_WINDOW,
+        _async_find_cheapest_window,
+        schema=FIND_CHEAPEST_WINDOW_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
