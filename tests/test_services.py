@@ -184,13 +184,22 @@ async def test_entry_not_found(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     """An unknown entry id, or another integration's entry, is refused."""
-    other = MockConfigEntry(domain="other_integration")
+    other = MockConfigEntry(domain="other_integration", title="Other")
     other.add_to_hass(hass)
-    for entry_id in ("no_such_entry", other.entry_id):
-        with pytest.raises(ServiceValidationError) as err:
-            await _get_prices(hass, entry_id)
-        assert err.value.translation_key == "entry_not_found"
-        assert err.value.translation_placeholders == {"entry_id": entry_id}
+    with pytest.raises(ServiceValidationError) as err:
+        await _get_prices(hass, "no_such_entry")
+    assert err.value.translation_key == "service_config_entry_not_found"
+    assert err.value.translation_placeholders == {
+        "domain": "flatpeak",
+        "entry_id": "no_such_entry",
+    }
+    with pytest.raises(ServiceValidationError) as err:
+        await _get_prices(hass, other.entry_id)
+    assert err.value.translation_key == "service_config_entry_wrong_domain"
+    assert err.value.translation_placeholders == {
+        "domain": "flatpeak",
+        "entry_title": "Other",
+    }
 
 
 async def test_entry_not_loaded(
@@ -201,8 +210,11 @@ async def test_entry_not_loaded(
     await hass.async_block_till_done()
     with pytest.raises(ServiceValidationError) as err:
         await _get_prices(hass, init_integration.entry_id)
-    assert err.value.translation_key == "entry_not_loaded"
-    assert err.value.translation_placeholders == {"title": "Flatpeak"}
+    assert err.value.translation_key == "service_config_entry_not_loaded"
+    assert err.value.translation_placeholders == {
+        "domain": "flatpeak",
+        "entry_title": "Flatpeak",
+    }
 
 
 @pytest.mark.parametrize(

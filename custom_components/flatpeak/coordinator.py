@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import random
 from typing import TYPE_CHECKING, cast, override
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo  # noqa: TC003 - a dataclass field type
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
@@ -56,6 +56,8 @@ class LocationData:
     export_prices: Prices | None
     # When the status was read: a problem raised after this cannot be judged by it.
     fetched_at: datetime
+    # The zone the location's days are counted in (the location's, else Home Assistant's).
+    zone: ZoneInfo
     # The 422 code when Flatpeak cannot serve import prices yet (e.g. pending_connect).
     prices_unavailable: str | None = None
     import_series: PriceSeries | None = field(init=False, default=None)
@@ -84,15 +86,22 @@ class LocationData:
         return self.import_series
 
 
-def location_zone(location: Location, fallback: str) -> ZoneInfo:
-    """Return the location's time zone, or Home Assistant's when Flatpeak has none."""
-    for name in (location.timezone, fallback):
-        if name:
-            try:
-                return ZoneInfo(name)
-            except ZoneInfoNotFoundError, ValueError:
-                continue
-    return ZoneInfo("UTC")
+async def async_location_zone(location: Location, fallback: str) -> ZoneInfo:
+    """Return the location's time zone, or Home Assistant's when Flatpeak has none.
+
+    Home Assistant's loader reads the zone file off the event loop and caches it.
+    """
+    for name in (location.timezone, fallback, "UTC"):
+        if not name:
+            continue
+        try:
+            zone = await dt_util.async_get_time_zone(name)
+        except ValueError:  # a name that is not a key ("../x", "")
+            continue
+        if zone is not None:
+            return zone
+    msg = "no time zone could be loaded, not even UTC"
+    raise RuntimeError(msg)
 
 
 def location_missing_signal(entry_id: str) -> str:
@@ -161,7 +170,7 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
     @property
     def zone(self) -> ZoneInfo:
         """Return the time zone the location's days are counted in."""
-        return location_zone(self.data.location, self.hass.config.time_zone)
+        return self.data.zone
 
     async def async_request_refresh_for_event(self) -> None:
         """Refresh because an event said something changed, at a bounded rate."""
@@ -199,7 +208,7 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
         now = dt_util.utcnow()
         location = await self.client.get_location(self.location_id)
         status = await self.client.get_location_status(self.location_id)
-        zone = location_zone(location, self.hass.config.time_zone)
+        zone = await async_location_zone(location, self.hass.config.time_zone)
         day_start, _ = local_day(now, zone)
         _, window_end = local_day(now, zone, 1)
         unavailable: str | None = None
@@ -233,6 +242,7 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
             import_prices=import_prices,
             export_prices=export_prices,
             fetched_at=now,
+            zone=zone,
             prices_unavailable=unavailable,
         )
 
@@ -332,7 +342,7 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
             self._unsub_tick()
             self._unsub_tick = None
         now = dt_util.utcnow()
-        zone = location_zone(data.location, self.hass.config.time_zone)
+        zone = data.zone
         candidates = [local_day(now, zone)[1]]
         candidates += [
             boundary

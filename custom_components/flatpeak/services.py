@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_CONFIG_ENTRY_ID, UnitOfEnergy
 from homeassistant.core import (
     HomeAssistant,
@@ -15,7 +14,7 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, service
 from homeassistant.helpers.selector import ConfigEntrySelector
 from homeassistant.util import dt as dt_util
 import probatio
@@ -83,19 +82,8 @@ FIND_CHEAPEST_WINDOW_SCHEMA: Final = probatio.Schema(
 
 
 def _loaded_entry(hass: HomeAssistant, entry_id: str) -> FlatpeakConfigEntry:
-    entry: FlatpeakConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
-    if entry is None or entry.domain != DOMAIN:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="entry_not_found",
-            translation_placeholders={"entry_id": entry_id},
-        )
-    if entry.state is not ConfigEntryState.LOADED:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="entry_not_loaded",
-            translation_placeholders={"title": entry.title},
-        )
+    """Return the loaded entry an action names (Home Assistant's own refusals)."""
+    entry: FlatpeakConfigEntry = service.async_get_config_entry(hass, DOMAIN, entry_id)
     return entry
 
 
