@@ -497,3 +497,36 @@ async def test_signed_event_saying_it_is_ours_applies_without_read_back(
     await hass.async_block_till_done()
     assert _applied(captured) == ["evt_signed_ours"]
     assert state.calls["event"] == 0
+
+
+async def test_invented_location_ids_cannot_pin_memory(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """Deliveries naming huge made-up location ids do not keep those ids in memory.
+
+    The budgets are kept per location named by a delivery, before anything is
+    confirmed; ids that are not shaped like Flatpeak's share one budget instead of
+    being remembered one by one (each could be most of a 1 MiB body).
+    """
+    limiter = ReadBackLimiter(clock=FakeClock())
+    runtime = init_integration.runtime_data
+    runtime.confirmer = EventConfirmer(runtime.client, limiter)
+    client = await hass_client_no_auth()
+    huge = 100_000
+    for n in range(40):
+        event = make_event(
+            "tariff.expired",
+            event_id=f"evt_pin{n:03}",
+            location_id=f"loc_{n:03}_" + "x" * huge,
+        )
+        response = await client.post(WEBHOOK_PATH, json=event)
+        assert response.status in (404, 503)
+    assert sum(len(key) for key in limiter._per_location) < huge
+    # The same holds for the limiter on its own, over more than it tracks.
+    for n in range(2 * MAX_TRACKED_LOCATIONS):
+        limiter.try_take(f"loc_{n}_" + "y" * 10_000)
+    assert sum(len(key) for key in limiter._per_location) < huge
+    # Well-formed ids still get budgets of their own.
+    assert limiter.try_take("loc_641b90b758fb8e6293716e41")

@@ -12,6 +12,7 @@ import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
+import re
 import time
 from typing import TYPE_CHECKING, Final
 
@@ -34,6 +35,12 @@ READ_BACKS_TOTAL: Final = 30
 READ_BACK_REFILL_TOTAL: Final = 2.0
 # Locations a flood may invent are not remembered without bound.
 MAX_TRACKED_LOCATIONS: Final = 256
+# Flatpeak's location ids are `loc_` and a 24-hex-digit token, as event ids are `evt_`
+# and one. A delivery naming anything else (nothing checks it before the read-back,
+# and one id could be most of a 1 MiB body) shares a single budget with its kind.
+LOCATION_ID_PATTERN: Final = re.compile(r"loc_[A-Za-z0-9_-]{1,64}")
+_NO_LOCATION: Final = ""
+_UNSHAPED_LOCATION: Final = "?"
 
 
 class Verdict(StrEnum):
@@ -103,7 +110,12 @@ class ReadBackLimiter:
 
     def try_take(self, location_id: str | None) -> bool:
         """Spend one read-back for a location; False when its budget is spent."""
-        key = location_id or ""
+        if location_id is None:
+            key = _NO_LOCATION
+        elif LOCATION_ID_PATTERN.fullmatch(location_id):
+            key = location_id
+        else:
+            key = _UNSHAPED_LOCATION
         bucket = self._per_location.get(key)
         if bucket is None:
             bucket = TokenBucket(
