@@ -131,7 +131,8 @@ def async_report_missing_location(
     """Tell the user that a location they chose no longer exists at Flatpeak."""
     LOGGER.warning(
         "Flatpeak has no location %s any more; it is not followed until it exists "
-        "again. If it was deleted, remove it in the integration's options",
+        "again and the integration is reloaded. If it was deleted, remove it in the "
+        "integration's options",
         location_id,
     )
     ir.async_create_issue(
