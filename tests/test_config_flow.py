@@ -18,7 +18,7 @@ from homeassistant.helpers.network import NoURLAvailableError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.flatpeak.api.client import FlatpeakClient
+from custom_components.flatpeak.api.client import DEFAULT_API_URL, FlatpeakClient
 from custom_components.flatpeak.config_flow import _form_errors
 from custom_components.flatpeak.const import (
     CONF_ACCOUNT_ID,
@@ -30,7 +30,6 @@ from custom_components.flatpeak.const import (
     CONF_PRICE_RESOLUTION,
     CONF_REQUIRE_SIGNED_WEBHOOKS,
     CONF_WEBHOOK_ID,
-    DEFAULT_API_URL,
     DOMAIN,
     FLATPEAK_DASHBOARD_URL,
     SECTION_ADVANCED,
@@ -143,7 +142,7 @@ def _break_login(simulator: RunningSimulator, fault: str, stack: ExitStack) -> N
             state.inject_fault("login", delay=5.0)
             stack.enter_context(
                 patch(
-                    f"{FLOW}.FlatpeakClient",
+                    "custom_components.flatpeak.runtime.FlatpeakClient",
                     partial(FlatpeakClient, request_timeout=0.05),
                 )
             )

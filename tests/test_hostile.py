@@ -621,7 +621,6 @@ async def test_flood_with_duplicates_and_reordering(
     assert len(stream) == 5000
     key = SigningKey.default()
     dispatcher = init_integration.runtime_data.dispatcher
-    assert dispatcher is not None
     captured = async_capture_events(hass, EVENT_FLATPEAK)
     seen: set[str] = set()
     first_seen: list[str] = []
@@ -714,7 +713,6 @@ async def test_entry_event_log_bounded_after_6000_events(
     """The entry's own log after 6,000 events: MAX ids kept, the newest still deduplicated."""
     runtime = init_integration.runtime_data
     dispatcher = runtime.dispatcher
-    assert dispatcher is not None
     events = [
         Event.from_dict(
             make_event("customer.update", event_id=f"evt_{n:06}", location_id="loc_x")

@@ -18,10 +18,8 @@ from homeassistant.helpers import (
     device_registry as dr,
     issue_registry as ir,
 )
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
-from .api.client import FlatpeakClient
 from .api.exceptions import (
     FlatpeakAccountDisabledError,
     FlatpeakAuthenticationError,
@@ -37,7 +35,6 @@ from .const import (
     CONF_FOLLOW_ALL_LOCATIONS,
     CONF_LOCATIONS,
     CONF_WEBHOOK_ID,
-    DEFAULT_API_URL,
     DEFAULT_FOLLOW_ALL_LOCATIONS,
     DOMAIN,
 )
@@ -54,7 +51,12 @@ from .locations import (
     chosen_locations,
 )
 from .problems import ProblemTracker
-from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData, async_on_each_location
+from .runtime import (
+    FlatpeakConfigEntry,
+    FlatpeakRuntimeData,
+    async_on_each_location,
+    create_client,
+)
 from .services import async_setup_services
 from .webhook import (
     async_catch_up,
@@ -70,6 +72,8 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.typing import ConfigType
 
+    from .api.client import FlatpeakClient
+
 __all__ = ["FlatpeakConfigEntry"]
 
 PLATFORMS: list[Platform] = [
@@ -84,16 +88,6 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's actions once, whatever entries exist."""
     async_setup_services(hass)
     return True
-
-
-def create_client(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> FlatpeakClient:
-    """Build the API client for an entry on Home Assistant's shared HTTP session."""
-    return FlatpeakClient(
-        async_get_clientsession(hass),
-        entry.data[CONF_ACCOUNT_ID],
-        entry.data[CONF_API_KEY],
-        api_url=entry.data.get(CONF_API_URL, DEFAULT_API_URL),
-    )
 
 
 async def _async_followed_locations(
@@ -125,7 +119,12 @@ async def _async_followed_locations(
 
 async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> bool:
     """Set up a Flatpeak account: one coordinator and device per followed location."""
-    client = create_client(hass, entry)
+    client = create_client(
+        hass,
+        entry.data[CONF_ACCOUNT_ID],
+        entry.data[CONF_API_KEY],
+        entry.data.get(CONF_API_URL),
+    )
     coordinators = await _async_start_coordinators(
         hass, entry, client, await _async_followed_locations(hass, client, entry)
     )
@@ -146,8 +145,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
         event_log=event_log,
         verifier=SignatureVerifier(jwks_fetcher(client)),
         confirmer=EventConfirmer(client),
+        dispatcher=EventDispatcher(
+            hass,
+            entry,
+            account=(client.account_id, client.live_mode),
+            event_log=event_log,
+            problems=problems,
+            coordinators=coordinators,
+        ),
     )
-    entry.runtime_data.dispatcher = EventDispatcher(hass, entry)
     chosen = chosen_locations(entry)
     async_sync_missing_location_issues(hass, entry, chosen - set(coordinators))
     entry.async_on_unload(

@@ -15,9 +15,8 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
     OptionsFlowWithReload,
 )
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import callback
 from homeassistant.data_entry_flow import AbortFlow, section
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
     SelectOptionDict,
@@ -29,7 +28,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from .api.client import FlatpeakClient, is_test_key
+from .api.client import DEFAULT_API_URL, FlatpeakClient, is_test_key
 from .api.exceptions import (
     FlatpeakAccountDisabledError,
     FlatpeakAuthenticationError,
@@ -45,7 +44,6 @@ from .const import (
     CONF_PRICE_RESOLUTION,
     CONF_REQUIRE_SIGNED_WEBHOOKS,
     CONF_WEBHOOK_ID,
-    DEFAULT_API_URL,
     DEFAULT_FOLLOW_ALL_LOCATIONS,
     DOMAIN,
     FLATPEAK_DASHBOARD_URL,
@@ -53,6 +51,7 @@ from .const import (
     SECTION_ADVANCED,
 )
 from .prices import DEFAULT_RESOLUTION, RESOLUTIONS
+from .runtime import create_client
 from .target_window import SUBENTRY_TARGET_WINDOW, TargetWindowFlow
 from .webhook_url import (
     async_get_or_create_webhook_url,
@@ -135,15 +134,6 @@ def _form_errors(errors: dict[str, str]) -> Iterator[None]:
         errors["base"] = "unknown"
 
 
-def _client(
-    hass: HomeAssistant, account_id: str, api_key: str, api_url: str
-) -> FlatpeakClient:
-    """Return a client on Home Assistant's shared session."""
-    return FlatpeakClient(
-        async_get_clientsession(hass), account_id, api_key, api_url=api_url
-    )
-
-
 def _unique_id(client: FlatpeakClient) -> str:
     """Identify an account in one mode: live and test data are separate worlds."""
     return f"{client.account_id}_{'live' if client.live_mode else 'test'}"
@@ -219,7 +209,7 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
             api_url = user_input.get(SECTION_ADVANCED, {}).get(
                 CONF_API_URL, DEFAULT_API_URL
             )
-            client = _client(
+            client = create_client(
                 self.hass, user_input[CONF_ACCOUNT_ID].strip(), api_key, api_url
             )
             if _insecure_api_url(api_url):
@@ -327,7 +317,7 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             api_key = user_input[CONF_API_KEY].strip()
-            client = _client(
+            client = create_client(
                 self.hass,
                 entry.data[CONF_ACCOUNT_ID],
                 api_key,
@@ -363,7 +353,7 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is None and (warning := webhook_url_warning(url)):
             errors["base"] = warning
         if user_input is not None:
-            client = _client(
+            client = create_client(
                 self.hass,
                 entry.data[CONF_ACCOUNT_ID],
                 entry.data[CONF_API_KEY],
@@ -419,7 +409,7 @@ class FlatpeakOptionsFlow(OptionsFlowWithReload):
             if not errors:
                 return self.async_create_entry(data=options)
         if self._locations is None:
-            client = _client(
+            client = create_client(
                 self.hass,
                 entry.data[CONF_ACCOUNT_ID],
                 entry.data[CONF_API_KEY],

@@ -9,7 +9,6 @@ from typing import Final
 DOMAIN: Final = "flatpeak"
 LOGGER = logging.getLogger(__package__)
 
-DEFAULT_API_URL: Final = "https://api.flatpeak.com"
 FLATPEAK_DASHBOARD_URL: Final = "https://dashboard.flatpeak.com"
 
 # Config entry data (contract: field names users see in the set-up form).

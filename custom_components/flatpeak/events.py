@@ -23,7 +23,12 @@ from .locations import async_request_add_location
 from .problems import PROBLEM_BY_EVENT_TYPE
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .api.models import Event
+    from .coordinator import FlatpeakLocationCoordinator
+    from .event_log import EventLog
+    from .problems import ProblemTracker
     from .runtime import FlatpeakConfigEntry
 
 # Contract: the Home Assistant bus event fired once per accepted Flatpeak event.
@@ -95,25 +100,41 @@ def location_event_signal(entry_id: str, location_id: str) -> str:
 class EventDispatcher:
     """Applies accepted events of one config entry."""
 
-    def __init__(self, hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
-        """Bind to an entry whose runtime data is set."""
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: FlatpeakConfigEntry,
+        *,
+        account: tuple[str, bool],
+        event_log: EventLog,
+        problems: ProblemTracker,
+        coordinators: Mapping[str, FlatpeakLocationCoordinator],
+    ) -> None:
+        """Apply events of `account` (id, live mode) to these collaborators.
+
+        `coordinators` is the entry's live mapping: locations added or dropped later
+        are seen here too.
+        """
         self._hass = hass
         self._entry = entry
+        self._account_id, self._live_mode = account
+        self._event_log = event_log
+        self._problems = problems
+        self._coordinators = coordinators
 
     @callback
     def async_apply(self, event: Event) -> Outcome:
         """Apply an event once; other accounts' and modes' events are ignored."""
-        runtime = self._entry.runtime_data
         if not self._is_ours(event):
             LOGGER.debug(
                 "Ignoring Flatpeak event %s of another account or mode", event.id
             )
             return Outcome.IGNORED
-        if not runtime.event_log.record(event.id):
+        if not self._event_log.record(event.id):
             LOGGER.debug("Flatpeak event %s was already applied", event.id)
             return Outcome.DUPLICATE
         location_id = event.location_id
-        followed = location_id is not None and location_id in runtime.coordinators
+        followed = location_id is not None and location_id in self._coordinators
         self._fire_bus_event(event, followed=followed)
         if location_id is None:
             return Outcome.APPLIED
@@ -146,28 +167,26 @@ class EventDispatcher:
 
     def _apply_to_location(self, event: Event, location_id: str) -> None:
         """Tell the location's entities, raise its problem, refresh what changed."""
-        runtime = self._entry.runtime_data
         async_dispatcher_send(
             self._hass,
             location_event_signal(self._entry.entry_id, location_id),
             event,
         )
         if problem := PROBLEM_BY_EVENT_TYPE.get(event.type):
-            runtime.problems.async_raise(location_id, problem, event)
+            self._problems.async_raise(location_id, problem, event)
         if event.type in _REFRESH_TYPES:
             # location.delete too: the event alone does not remove anything; the
             # refresh asks Flatpeak, and a location it no longer knows is dropped.
             self._entry.async_create_task(
                 self._hass,
-                runtime.coordinators[location_id].async_request_refresh_for_event(),
+                self._coordinators[location_id].async_request_refresh_for_event(),
                 f"{DOMAIN} refresh {location_id}",
             )
 
     def _is_ours(self, event: Event) -> bool:
-        client = self._entry.runtime_data.client
-        if event.account_id is not None and event.account_id != client.account_id:
+        if event.account_id is not None and event.account_id != self._account_id:
             return False
-        return event.live_mode is None or event.live_mode == client.live_mode
+        return event.live_mode is None or event.live_mode == self._live_mode
 
     def _device_id(self, location_id: str | None) -> str | None:
         if location_id is None:

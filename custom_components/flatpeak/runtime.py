@@ -8,17 +8,18 @@ from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import (
     async_dispatcher_connect,
     async_dispatcher_send,
 )
 
+from .api.client import DEFAULT_API_URL, FlatpeakClient
 from .const import DOMAIN
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .api.client import FlatpeakClient
     from .api.webhook import SignatureVerifier
     from .confirmation import EventConfirmer
     from .coordinator import FlatpeakLocationCoordinator
@@ -37,13 +38,25 @@ class FlatpeakRuntimeData:
     event_log: EventLog
     verifier: SignatureVerifier
     confirmer: EventConfirmer
-    dispatcher: EventDispatcher | None = None
+    dispatcher: EventDispatcher
     # When each location named by an event was last tried, and which are being added.
     location_add_attempts: dict[str, datetime] = field(default_factory=dict)
     locations_being_added: set[str] = field(default_factory=set)
 
 
 type FlatpeakConfigEntry = ConfigEntry[FlatpeakRuntimeData]
+
+
+def create_client(
+    hass: HomeAssistant, account_id: str, api_key: str, api_url: str | None
+) -> FlatpeakClient:
+    """Build an API client on Home Assistant's shared HTTP session."""
+    return FlatpeakClient(
+        async_get_clientsession(hass),
+        account_id,
+        api_key,
+        api_url=api_url or DEFAULT_API_URL,
+    )
 
 
 def _location_added_signal(entry: FlatpeakConfigEntry) -> str:

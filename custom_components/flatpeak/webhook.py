@@ -147,10 +147,7 @@ async def _async_handle(
         if confirmation.event is None:
             return _unconfirmed(event, confirmation)
         event = confirmation.event
-    dispatcher = runtime.dispatcher
-    if dispatcher is None:
-        return _response(HTTPStatus.SERVICE_UNAVAILABLE, "starting")
-    outcome = dispatcher.async_apply(event)
+    outcome = runtime.dispatcher.async_apply(event)
     if outcome is Outcome.APPLIED:
         # On disk before Flatpeak hears it arrived: a crash after the answer cannot
         # make Flatpeak's retry of it apply twice.
@@ -262,9 +259,6 @@ def async_follow_cloud(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
 async def async_catch_up(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
     """Apply, oldest first, the events Flatpeak created while Home Assistant was down."""
     runtime = entry.runtime_data
-    dispatcher = runtime.dispatcher
-    if dispatcher is None:
-        return
     try:
         if runtime.event_log.last_event_id is None:
             # Nothing applied yet: later catch-ups start from the newest event now.
@@ -283,7 +277,9 @@ async def async_catch_up(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> Non
         LOGGER.warning("Could not catch up on Flatpeak events: %s", err)
         return
     applied = [
-        event for event in missed if dispatcher.async_apply(event) is Outcome.APPLIED
+        event
+        for event in missed
+        if runtime.dispatcher.async_apply(event) is Outcome.APPLIED
     ]
     if applied:
         LOGGER.info("Caught up on %d Flatpeak events", len(applied))
