@@ -43,6 +43,7 @@ from .coordinator import (
     async_report_account_disabled,
     location_missing_signal,
 )
+from .entity import device_location_id
 from .event_log import EventLog
 from .events import EventDispatcher
 from .locations import (
@@ -67,8 +68,6 @@ from .webhook import (
 from .webhook_url import async_delete_cloudhook
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
-
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.typing import ConfigType
 
@@ -246,8 +245,9 @@ def _remove_stale_devices(
     """Drop devices of locations the entry no longer follows."""
     registry = dr.async_get(hass)
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
-        # Target windows' devices come and go with their subentries.
-        if device.config_subentry_id is None and not _is_followed(device, followed):
+        # Target windows' devices (no location) come and go with their subentries.
+        location_id = device_location_id(device)
+        if location_id is not None and location_id not in followed:
             registry.async_remove_device(device.id)
 
 
@@ -275,14 +275,7 @@ async def async_remove_config_entry_device(
 ) -> bool:
     """Allow removing a location's device only when the entry no longer follows it."""
     # A target window's device is removed by deleting its subentry.
-    return device.config_subentry_id is None and not _is_followed(
-        device, entry.runtime_data.coordinators
-    )
-
-
-def _is_followed(device: dr.DeviceEntry, followed: Collection[str]) -> bool:
-    """Whether a device stands for one of the followed locations."""
-    return any(
-        domain == DOMAIN and identifier in followed
-        for domain, identifier in device.identifiers
+    location_id = device_location_id(device)
+    return (
+        location_id is not None and location_id not in entry.runtime_data.coordinators
     )

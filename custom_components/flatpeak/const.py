@@ -9,6 +9,8 @@ from typing import Final
 DOMAIN: Final = "flatpeak"
 LOGGER = logging.getLogger(__package__)
 
+# Flatpeak's object ids carry a type prefix; locations' is this one.
+LOCATION_ID_PREFIX: Final = "loc_"
 FLATPEAK_DASHBOARD_URL: Final = "https://dashboard.flatpeak.com"
 
 # Config entry data (contract: field names users see in the set-up form).
@@ -42,3 +44,10 @@ ACCOUNT_DISABLED_RETRY_INTERVAL: Final = timedelta(hours=6)
 # one fetch at once and one more per this cooldown per location, however many arrive.
 EVENT_REFRESH_COOLDOWN: Final = timedelta(minutes=5)
 UPDATE_JITTER_SECONDS: Final = 30.0
+
+# Flatpeak retries a failed delivery now, then after 30 s, 1 h, 6 h, 12 h and 24 h: about
+# 43.5 hours in all when each wait follows the previous attempt (its docs do not say).
+# Catch-up also looks this far back, with a margin, for events it asked to be resent.
+FLATPEAK_RETRY_WINDOW: Final = timedelta(hours=48)
+# Catch-up replays at most this many missed events (newest kept) after a downtime.
+CATCH_UP_MAX_EVENTS: Final = 1000

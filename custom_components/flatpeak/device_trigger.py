@@ -17,6 +17,7 @@ from homeassistant.helpers import device_registry as dr
 import probatio
 
 from .const import DOMAIN
+from .entity import device_location_id
 from .events import EVENT_FLATPEAK, LOCATION_EVENT_TYPES, entity_event_type
 
 if TYPE_CHECKING:
@@ -35,19 +36,12 @@ TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 )
 
 
-def _is_location_device(device: dr.DeviceEntry) -> bool:
-    return any(
-        domain == DOMAIN and identifier.startswith("loc_")
-        for domain, identifier in device.identifiers
-    )
-
-
 async def async_get_triggers(
     hass: HomeAssistant, device_id: str
 ) -> list[dict[str, Any]]:
     """List the triggers of a location device; other devices have none."""
     device = dr.async_get(hass).async_get(device_id, include_child_devices=False)
-    if device is None or not _is_location_device(device):
+    if device is None or device_location_id(device) is None:
         return []
     return [
         {

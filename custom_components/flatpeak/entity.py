@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN, FLATPEAK_DASHBOARD_URL
+from .const import DOMAIN, FLATPEAK_DASHBOARD_URL, LOCATION_ID_PREFIX
 from .coordinator import FlatpeakLocationCoordinator
 
 if TYPE_CHECKING:
+    from homeassistant.helpers.device_registry import DeviceEntry
     from homeassistant.helpers.entity import EntityDescription
 
 
@@ -24,6 +25,24 @@ def location_device_info(coordinator: FlatpeakLocationCoordinator) -> DeviceInfo
         model="Location",
         entry_type=DeviceEntryType.SERVICE,
         configuration_url=FLATPEAK_DASHBOARD_URL,
+    )
+
+
+def device_location_id(device: DeviceEntry) -> str | None:
+    """Return the location a device of ours stands for; None for any other device.
+
+    Location devices carry `(flatpeak, location_id)`, and Flatpeak's location ids start
+    with `loc_`; target windows' devices belong to their subentry.
+    """
+    if device.config_subentry_id is not None:
+        return None
+    return next(
+        (
+            identifier
+            for domain, identifier in device.identifiers
+            if domain == DOMAIN and identifier.startswith(LOCATION_ID_PREFIX)
+        ),
+        None,
     )
 
 

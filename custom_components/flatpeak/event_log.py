@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
 SAVE_DELAY: Final = 2.0
-# Flatpeak retries a delivery for about a day and catch-up reads at most this many events;
-# remembering more ids than that protects nothing and costs memory.
+# Enough for every event of Flatpeak's retry window (FLATPEAK_RETRY_WINDOW) and more than
+# one catch-up replays (CATCH_UP_MAX_EVENTS); more ids would protect nothing and cost memory.
 MAX_REMEMBERED_IDS: Final = 5000
 
 

@@ -34,34 +34,6 @@ if TYPE_CHECKING:
 # Contract: the Home Assistant bus event fired once per accepted Flatpeak event.
 EVENT_FLATPEAK: Final = "flatpeak_event"
 
-# Flatpeak's documented event types (it may add more; those are forwarded too).
-KNOWN_EVENT_TYPES: Final = (
-    "connect_session.complete",
-    "customer.create",
-    "customer.delete",
-    "customer.update",
-    "customer.create.failed",
-    "customer.delete.failed",
-    "customer.update.failed",
-    "location.create",
-    "location.delete",
-    "location.update",
-    "location.create.failed",
-    "location.delete.failed",
-    "location.update.failed",
-    "device.create",
-    "device.delete",
-    "device.update",
-    "device.create.failed",
-    "device.delete.failed",
-    "device.update.failed",
-    "schedule.created",
-    "tariff.expiring",
-    "tariff.expired",
-    "tariff.fetch.failed",
-    "tariff.connection.upgrade",
-)
-
 # The types that concern one location: its event entity and device triggers offer these.
 LOCATION_EVENT_TYPES: Final = (
     "tariff.expired",

@@ -89,9 +89,11 @@ class PriceSeries:
         An earlier, longer slot still applies outside the later one: a short slot
         inside a long one leaves no gap behind it.
         """
-        ordered = sorted(slots, key=lambda slot: slot.valid_from)
-        if all(a.valid_to <= b.valid_from for a, b in pairwise(ordered)):
-            return cls(tuple(ordered))
+        given = tuple(slots)
+        # `Prices.slots` are already in time order: only other input is sorted here.
+        if all(a.valid_to <= b.valid_from for a, b in pairwise(given)):
+            return cls(given)
+        ordered = sorted(given, key=lambda slot: slot.valid_from)
         return cls(tuple(_resolve_overlaps(ordered)))
 
     def slot_at(self, moment: datetime) -> PriceSlot | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Final
 
@@ -22,10 +21,12 @@ from .api.exceptions import (
 from .api.webhook import SignatureHeaders, parse_event
 from .confirmation import Confirmation, Verdict
 from .const import (
+    CATCH_UP_MAX_EVENTS,
     CONF_CLOUDHOOK_URL,
     CONF_REQUIRE_SIGNED_WEBHOOKS,
     CONF_WEBHOOK_ID,
     DOMAIN,
+    FLATPEAK_RETRY_WINDOW,
     LOGGER,
 )
 from .events import Outcome
@@ -47,8 +48,6 @@ READ_CHUNK_BYTES: Final = 64 * 1024
 RETRY_AFTER_SECONDS: Final = 60
 # Flatpeak gives up on a delivery after 10 s; fetching the signing keys must fit well within.
 JWKS_TIMEOUT: Final = 5.0
-# Flatpeak retries a delivery for about 43 hours (now, 30 s, 1 h, 6 h, 12 h, 24 h).
-FLATPEAK_RETRY_WINDOW: Final = timedelta(hours=48)
 
 
 def jwks_fetcher(
@@ -272,6 +271,7 @@ async def async_catch_up(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> Non
             after_id=runtime.event_log.last_event_id,
             created_since=dt_util.utcnow() - FLATPEAK_RETRY_WINDOW,
             floor_id=runtime.event_log.floor_event_id,
+            max_events=CATCH_UP_MAX_EVENTS,
         )
     except FlatpeakError as err:
         LOGGER.warning("Could not catch up on Flatpeak events: %s", err)
