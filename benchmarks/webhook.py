@@ -252,6 +252,18 @@ class ReadBackBudget:
             ),
         )[:count]
 
+    async def wait_full(self) -> float:
+        """Wait until the total budget has refilled; return seconds waited."""
+        started = time.monotonic()
+        while (
+            self._level(
+                self._total, READ_BACKS_TOTAL, READ_BACK_REFILL_TOTAL, time.monotonic()
+            )
+            < READ_BACKS_TOTAL
+        ):
+            await asyncio.sleep(0.5)
+        return time.monotonic() - started
+
     async def wait_for(self, locations: list[str]) -> float:
         """Wait until one read-back for each location fits; return seconds waited."""
         started = time.monotonic()
@@ -592,9 +604,14 @@ async def _profile(
 
 
 async def _flood(
-    hass: HomeAssistant, bodies: Bodies, target: Target, locations: list[str]
+    hass: HomeAssistant,
+    bodies: Bodies,
+    target: Target,
+    locations: list[str],
+    budget: ReadBackBudget,
 ) -> None:
     """Unsigned deliveries far beyond the read-back budget, counted by status."""
+    waited = await budget.wait_full()
     batch = await bodies.unsigned_real(
         [locations[i % len(locations)] for i in range(UNSIGNED_FLOOD)]
     )
@@ -602,7 +619,8 @@ async def _flood(
         leg = await _deliver(hass, session, target, batch, 16)
     answers = [1000 * s for s in leg.answer_seconds]
     print(
-        f"\n## Unsigned flood: {UNSIGNED_FLOOD} at once over {len(locations)} locations"
+        f"\n## Unsigned flood: {UNSIGNED_FLOOD} at concurrency 16 over "
+        f"{len(locations)} locations, after {waited:.0f} s for the total budget to refill"
     )
     print(
         f"statuses: {_statuses([leg])} (503 + Retry-After once the read-back budget "
@@ -809,7 +827,7 @@ async def main(quick: bool) -> None:
             await _burst(bodies, simulator, webhook_url, locations[-1])
             if PROFILE:
                 await _profile(hass, bodies, targets, budget)
-            await _flood(hass, bodies, targets[FLATPEAK], locations)
+            await _flood(hass, bodies, targets[FLATPEAK], locations, budget)
             await _setup_times(hass, simulator)
         finally:
             await hass.close()
