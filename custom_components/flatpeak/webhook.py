@@ -137,7 +137,8 @@ async def _async_handle(
     event, signed = accepted
     runtime = entry.runtime_data
     if event.id in runtime.event_log:
-        # Applied before, so it was confirmed then: acknowledging costs nothing.
+        # Applied before, so it was confirmed then: acknowledging costs nothing, once
+        # the first copy's id is on disk (its write may still be under way).
         return _response(HTTPStatus.OK, Outcome.DUPLICATE)
     if not signed or event.account_id is None or event.live_mode is None:
         # Unsigned, or signed without saying whose it is: a hint, applied as Flatpeak
@@ -147,7 +148,7 @@ async def _async_handle(
             return _unconfirmed(event, confirmation)
         event = confirmation.event
     outcome = runtime.dispatcher.async_apply(event)
-    if outcome is Outcome.APPLIED:
+    if outcome is not Outcome.IGNORED:
         # On disk before Flatpeak hears it arrived: a crash after the answer cannot
         # make Flatpeak's retry of it apply twice.
         await runtime.event_log.async_flush()
