@@ -34,23 +34,6 @@ in_env_exec() {
     cd "$REPO_ROOT"
     PATH="$VENV_VISIBLE_DIR/bin:$PATH" VIRTUAL_ENV="$VENV_VISIBLE_DIR" exec "$@"
   fi
-  exec unshare --mount --propagation private -- /bin/bash -euc '
-    root=$1; repo=$2; path=$3; venv=$4; shift 4
-    mount --rbind /proc "$root/proc"
-    mount --rbind /dev "$root/dev"
-    mount --rbind /sys "$root/sys"
-    mkdir -p "$root$repo"
-    mount --bind "$repo" "$root$repo"
-    # Shared /tmp: temporary Home Assistant configs and test files are the same paths
-    # inside and outside.
-    mount --bind /tmp "$root/tmp"
-    cp /etc/resolv.conf "$root/etc/resolv.conf"
-    # The project'"'"'s own settings (FLATPEAK_*) pass into the root; the rest of the
-    # host'"'"'s environment stays outside.
-    own=()
-    while IFS= read -r line; do own+=("$line"); done < <(env | grep "^FLATPEAK_" || true)
-    exec chroot "$root" /usr/bin/env -i PATH="$path" HOME=/root LANG=C.UTF-8 \
-      VIRTUAL_ENV="$venv" TERM="${TERM:-dumb}" CI="${CI:-}" "${own[@]}" \
-      /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$repo" "$@"
-  ' _ "$SID_ROOT" "$REPO_ROOT" "$path" "$VENV_VISIBLE_DIR" "$@"
+  exec unshare --mount --propagation private -- "$REPO_ROOT/scripts/_chroot_exec" \
+    "$SID_ROOT" "$REPO_ROOT" "$path" "$VENV_VISIBLE_DIR" "$@"
 }
