@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
+import re
 import signal
 import socket
 import subprocess
@@ -36,6 +37,12 @@ READY_TIMEOUT = 120.0
 # environment) installation, which is what the demo and these tests run
 # (homeassistant/components/homeassistant/__init__.py, `deprecated_method`).
 CORE_INSTALL_NOTICE = ("homeassistant", "deprecated_method")
+# A record of Home Assistant's log starts with its time, traceback lines continue it;
+# Python's warnings from before logging is set up are written as they are
+# (`file:line: Category: message`, then the source line).
+LOG_RECORD_START = re.compile(
+    r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}|\S+:\d+: \w+: )", re.MULTILINE
+)
 
 
 def write_http_settings(config_dir: Path, port: int) -> None:
@@ -56,6 +63,33 @@ def write_http_settings(config_dir: Path, port: int) -> None:
     (storage / "http").write_text(
         json.dumps({"version": 1, "minor_version": 1, "key": "http", "data": settings})
     )
+
+
+# The integration named in a record: its package or path, or its domain as Home
+# Assistant quotes it ("… the 'flatpeak' custom integration"). Not the bare word, which
+# is also in the environment's own path.
+NAMES_US = re.compile(r"custom_components[./]flatpeak\b|'flatpeak'", re.IGNORECASE)
+
+
+def deprecation_reports(log: str) -> list[str]:
+    """Return the records of a Home Assistant log that report a deprecated use by us.
+
+    Home Assistant's `report_usage` (homeassistant/helpers/frame.py) writes "Detected
+    that custom integration 'flatpeak' …"; its deprecation helpers and Python's
+    DeprecationWarning (logged through `py.warnings`, with the calling file) name the
+    integration or its path next to "deprecated".
+    """
+    starts = [match.start() for match in LOG_RECORD_START.finditer(log)]
+    records = [
+        log[start:end].rstrip()
+        for start, end in zip(starts, [*starts[1:], len(log)], strict=True)
+    ]
+    return [
+        record
+        for record in records
+        if "detected that custom integration 'flatpeak'" in record.lower()
+        or (NAMES_US.search(record) and "deprecat" in record.lower())
+    ]
 
 
 def free_port() -> int:
@@ -200,7 +234,13 @@ class HomeAssistant:
             # Not the repository: its custom_components package would shadow the
             # configuration's (Python puts the working directory first on the path).
             cwd=config_dir,
-            env={"FLATPEAK_HA_URL": f"http://127.0.0.1:{self.port}"},
+            env={
+                "FLATPEAK_HA_URL": f"http://127.0.0.1:{self.port}",
+                # Python hides DeprecationWarnings outside __main__; Home Assistant
+                # logs the ones it sees, so deprecated calls from the integration
+                # (aiohttp's, for one) show in the log with the calling file.
+                "PYTHONWARNINGS": "default::DeprecationWarning",
+            },
         )
         self._session: aiohttp.ClientSession | None = None
 
@@ -430,6 +470,12 @@ class HomeAssistant:
             )
             await ws.close()
         return True
+
+    def deprecation_reports(self) -> list[str]:
+        """Return what its log reports as deprecated uses by the integration."""
+        if not self.process.log_path.exists():
+            return []
+        return deprecation_reports(self.process.log_path.read_text(errors="replace"))
 
     async def state(self, entity_id: str) -> dict[str, Any] | None:
         """Return an entity's state object, or None if it does not exist."""
