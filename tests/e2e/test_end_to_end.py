@@ -366,6 +366,62 @@ async def test_blueprint_notifies_on_tariff_problem(stack: Stack) -> None:
         await ws.close()
 
 
+async def _prices_fetched(stack: Stack) -> int:
+    calls = await stack.simulator.control("calls")
+    return int(calls["locations"]["prices"][DEMO_HOME_ID])
+
+
+async def _reloaded(stack: Stack, fetched_before: int) -> None:
+    """Wait until the entry has set up again: set-up fetches every location's prices."""
+    deadline = time.monotonic() + PUSH_TIMEOUT
+    while await _prices_fetched(stack) <= fetched_before:
+        assert time.monotonic() < deadline, "the entry was not set up again"
+        await asyncio.sleep(0.1)
+    await stack.hass.wait_for_state(
+        f"sensor.{HOME}_current_price",
+        lambda s: s["state"] not in ("unknown", "unavailable"),
+        timeout=PUSH_TIMEOUT,
+    )
+
+
+async def test_reconfigure_and_options_reload_the_entry(stack: Stack) -> None:
+    """Reconfiguring and saving options, as the UI does, each set the entry up again.
+
+    Home Assistant does the reloads (no update listener of ours: combined with
+    reload-on-update it is reported, and an error from 2026.12); the run fails on any
+    such report in its log.
+    """
+    hass = stack.hass
+    flows = "/api/config/config_entries"
+    flow = await hass.request(
+        "POST", f"{flows}/flow", {"handler": "flatpeak", "entry_id": stack.entry_id}
+    )
+    assert flow["step_id"] == "reconfigure"
+    before = await _prices_fetched(stack)
+    result = await hass.request(
+        "POST", f"{flows}/flow/{flow['flow_id']}", {"api_url": stack.simulator.url}
+    )
+    assert (result["type"], result["reason"]) == ("abort", "reconfigure_successful")
+    await _reloaded(stack, before)
+
+    for signed in (True, False):
+        flow = await hass.request(
+            "POST", f"{flows}/options/flow", {"handler": stack.entry_id}
+        )
+        assert flow["step_id"] == "init"
+        before = await _prices_fetched(stack)
+        result = await hass.request(
+            "POST",
+            f"{flows}/options/flow/{flow['flow_id']}",
+            {
+                "locations": [DEMO_HOME_ID, DEMO_WORKSHOP_ID],
+                "require_signed_webhooks": signed,
+            },
+        )
+        assert result["type"] == "create_entry"
+        await _reloaded(stack, before)
+
+
 async def test_remove_leaves_no_webhook(stack: Stack) -> None:
     """Removing the entry unregisters its webhook; deliveries then change nothing."""
     async with stack.hass.websocket() as ws:
