@@ -366,6 +366,42 @@ async def test_blueprint_notifies_on_tariff_problem(stack: Stack) -> None:
         await ws.close()
 
 
+async def test_action_diagnostics_and_device_triggers_answer(stack: Stack) -> None:
+    """The action, diagnostics and the device's triggers, as the UI asks for them.
+
+    They run integration code no other end-to-end test reaches, so the run's
+    deprecation check covers them on each release.
+    """
+    hass = stack.hass
+    answer = await hass.request(
+        "POST",
+        "/api/services/flatpeak/get_prices?return_response",
+        {"config_entry_id": stack.entry_id, "location_id": DEMO_HOME_ID},
+    )
+    response = answer["service_response"]
+    assert response["currency"] == "GBP"
+    assert response["prices"]
+
+    diagnostics = await hass.request(
+        "GET", f"/api/diagnostics/config_entry/{stack.entry_id}"
+    )
+    data = diagnostics["data"]
+    assert data["entry"]["data"]["api_key"] == "**REDACTED**"
+    assert set(data["locations"]) == {DEMO_HOME_ID, DEMO_WORKSHOP_ID}
+
+    async with hass.websocket() as ws:
+        devices = await ws.command("config/device_registry/list")
+        home = next(
+            device["id"]
+            for device in devices
+            if ["flatpeak", DEMO_HOME_ID] in device["identifiers"]
+        )
+        triggers = await ws.command("device_automation/trigger/list", device_id=home)
+        await ws.close()
+    flatpeak_triggers = [t for t in triggers if t["domain"] == "flatpeak"]
+    assert {t["type"] for t in flatpeak_triggers} >= {"tariff_expired"}
+
+
 async def _prices_fetched(stack: Stack) -> int:
     calls = await stack.simulator.control("calls")
     return int(calls["locations"]["prices"][DEMO_HOME_ID])
