@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pytest
 import pytest_asyncio
 
-from tests.e2e.harness import HomeAssistant, Simulator, WebSocket
+from tests.e2e.harness import HomeAssistant, Simulator, WebSocket, deprecation_reports
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    import pytest
+    from collections.abc import AsyncIterator, Iterator
 
 
 @dataclass
@@ -32,6 +31,25 @@ class Stack:
     def webhook_url(self) -> str:
         """Return the webhook URL the set-up showed."""
         return str(self.entry["description_placeholders"]["webhook_url"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_deprecated_use(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the run if any Home Assistant it started reports a deprecated use by us."""
+    yield
+    reports = {
+        log: found
+        for log in sorted(tmp_path_factory.getbasetemp().rglob("hass-process.log"))
+        if (found := deprecation_reports(log.read_text(errors="replace")))
+    }
+    if reports:
+        pytest.fail(
+            "Home Assistant reports deprecated uses by the integration:\n"
+            + "\n".join(
+                f"{log}:\n" + "\n".join(found) for log, found in reports.items()
+            ),
+            pytrace=False,
+        )
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -97,6 +97,24 @@ async def test_entities_match_the_simulator(stack: Stack) -> None:
     assert tariff["attributes"]["connection_type"] == "DIRECT"
 
 
+async def test_repairs_hold_nothing_unrelated(stack: Stack) -> None:
+    """Home Assistant raises no Repairs issue of its own but the Core-install notice.
+
+    HTTP settings live in Home Assistant's storage, so there is no YAML deprecation
+    issue; the notice that a Core installation is unsupported comes at every start of
+    one and is ignored, as the demo does.
+    """
+    hass = stack.hass
+    assert await hass.ignore_core_install_notice()
+
+    shown = [
+        (issue["domain"], issue["issue_id"])
+        for issue in await hass.repair_issues()
+        if issue["domain"] != "flatpeak" and not issue["ignored"]
+    ]
+    assert shown == []
+
+
 # What Flatpeak's status shows while all three problems stand.
 PROBLEM_STATUS = {
     "status": "ERROR",
@@ -376,6 +394,98 @@ async def test_blueprint_notifies_on_tariff_problem(stack: Stack) -> None:
         with pytest.raises(TimeoutError):
             await ws.next_event(timeout=0.5)
         await ws.close()
+
+
+async def test_action_diagnostics_and_device_triggers_answer(stack: Stack) -> None:
+    """The action, diagnostics and the device's triggers, as the UI asks for them.
+
+    They run integration code no other end-to-end test reaches, so the run's
+    deprecation check covers them on each release.
+    """
+    hass = stack.hass
+    answer = await hass.request(
+        "POST",
+        "/api/services/flatpeak/get_prices?return_response",
+        {"config_entry_id": stack.entry_id, "location_id": DEMO_HOME_ID},
+    )
+    response = answer["service_response"]
+    assert response["currency"] == "GBP"
+    assert response["prices"]
+
+    diagnostics = await hass.request(
+        "GET", f"/api/diagnostics/config_entry/{stack.entry_id}"
+    )
+    data = diagnostics["data"]
+    assert data["entry"]["data"]["api_key"] == "**REDACTED**"
+    assert set(data["locations"]) == {DEMO_HOME_ID, DEMO_WORKSHOP_ID}
+
+    async with hass.websocket() as ws:
+        devices = await ws.command("config/device_registry/list")
+        home = next(
+            device["id"]
+            for device in devices
+            if ["flatpeak", DEMO_HOME_ID] in device["identifiers"]
+        )
+        triggers = await ws.command("device_automation/trigger/list", device_id=home)
+        await ws.close()
+    flatpeak_triggers = [t for t in triggers if t["domain"] == "flatpeak"]
+    assert {t["type"] for t in flatpeak_triggers} >= {"tariff_expired"}
+
+
+async def _prices_fetched(stack: Stack) -> int:
+    calls = await stack.simulator.control("calls")
+    return int(calls["locations"]["prices"][DEMO_HOME_ID])
+
+
+async def _reloaded(stack: Stack, fetched_before: int) -> None:
+    """Wait until the entry has set up again: set-up fetches every location's prices."""
+    deadline = time.monotonic() + PUSH_TIMEOUT
+    while await _prices_fetched(stack) <= fetched_before:
+        assert time.monotonic() < deadline, "the entry was not set up again"
+        await asyncio.sleep(0.1)
+    await stack.hass.wait_for_state(
+        f"sensor.{HOME}_current_price",
+        lambda s: s["state"] not in ("unknown", "unavailable"),
+        timeout=PUSH_TIMEOUT,
+    )
+
+
+async def test_reconfigure_and_options_reload_the_entry(stack: Stack) -> None:
+    """Reconfiguring and saving options, as the UI does, each set the entry up again.
+
+    Home Assistant does the reloads (no update listener of ours: combined with
+    reload-on-update it is reported, and an error from 2026.12); the run fails on any
+    such report in its log.
+    """
+    hass = stack.hass
+    flows = "/api/config/config_entries"
+    flow = await hass.request(
+        "POST", f"{flows}/flow", {"handler": "flatpeak", "entry_id": stack.entry_id}
+    )
+    assert flow["step_id"] == "reconfigure"
+    before = await _prices_fetched(stack)
+    result = await hass.request(
+        "POST", f"{flows}/flow/{flow['flow_id']}", {"api_url": stack.simulator.url}
+    )
+    assert (result["type"], result["reason"]) == ("abort", "reconfigure_successful")
+    await _reloaded(stack, before)
+
+    for signed in (True, False):
+        flow = await hass.request(
+            "POST", f"{flows}/options/flow", {"handler": stack.entry_id}
+        )
+        assert flow["step_id"] == "init"
+        before = await _prices_fetched(stack)
+        result = await hass.request(
+            "POST",
+            f"{flows}/options/flow/{flow['flow_id']}",
+            {
+                "locations": [DEMO_HOME_ID, DEMO_WORKSHOP_ID],
+                "require_signed_webhooks": signed,
+            },
+        )
+        assert result["type"] == "create_entry"
+        await _reloaded(stack, before)
 
 
 async def test_remove_leaves_no_webhook(stack: Stack) -> None:

@@ -1,0 +1,1 @@
+"""Tests that need the newest Home Assistant release (its own environment)."""
