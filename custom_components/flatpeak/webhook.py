@@ -139,6 +139,7 @@ async def _async_handle(
     if event.id in runtime.event_log:
         # Applied before, so it was confirmed then: acknowledging costs nothing, once
         # the first copy's id is on disk (its write may still be under way).
+        await runtime.event_log.async_flush()
         return _response(HTTPStatus.OK, Outcome.DUPLICATE)
     if not signed or event.account_id is None or event.live_mode is None:
         # Unsigned, or signed without saying whose it is: a hint, applied as Flatpeak
