@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from functools import partial
+import json
+from pathlib import Path
 import socket
 from typing import TYPE_CHECKING, Any
 from unittest.mock import AsyncMock, patch
@@ -60,6 +62,8 @@ LIVE_LOCATIONS = {"loc_home": "Home", "loc_cottage": "Cottage", "loc_office": "O
 FLOW = "custom_components.flatpeak.config_flow"
 
 # Every way a login can fail, and the form error the user sees for it.
+INTEGRATION = Path(__file__).resolve().parent.parent / "custom_components" / "flatpeak"
+
 LOGIN_FAULTS = [
     ("forbidden", "invalid_auth"),
     ("disabled", "account_disabled"),
@@ -643,7 +647,35 @@ async def test_reauth_other_mode(
     assert entry.data[CONF_API_KEY] == "sk_live_revoked"
 
 
-@pytest.mark.parametrize(("fault", "error"), LOGIN_FAULTS)
+async def test_reauth_key_of_another_account(
+    hass: HomeAssistant, simulator: RunningSimulator
+) -> None:
+    """Another account's key is refused with a text that names that cause too."""
+    entry = _entry(simulator, api_key="sk_live_revoked")
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: BIG_KEY}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+    assert result["errors"] == {"base": "reauth_invalid_auth"}
+    assert entry.data[CONF_API_KEY] == "sk_live_revoked"
+    strings = json.loads((INTEGRATION / "strings.json").read_text("utf-8"))
+    text = strings["config"]["error"]["reauth_invalid_auth"]
+    assert "another Flatpeak account" in text
+    assert "live or test" in text
+    assert "revoked" in text
+
+
+# Reauth logs in as the entry's own account: a refused key gets the reauth text.
+REAUTH_LOGIN_FAULTS = [
+    (fault, "reauth_invalid_auth" if error == "invalid_auth" else error)
+    for fault, error in LOGIN_FAULTS
+]
+
+
+@pytest.mark.parametrize(("fault", "error"), REAUTH_LOGIN_FAULTS)
 async def test_reauth_errors_then_recover(
     hass: HomeAssistant, simulator: RunningSimulator, fault: str, error: str
 ) -> None:

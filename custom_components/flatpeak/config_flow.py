@@ -325,6 +325,10 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             with _form_errors(errors):
                 await client.login()
+            if errors.get("base") == "invalid_auth":
+                # The client logs in as the entry's own account, so a key of another
+                # account is refused like a revoked one; the text names both causes.
+                errors["base"] = "reauth_invalid_auth"
             if not errors:
                 # A test key for a live entry (or the reverse) would see other data.
                 await self.async_set_unique_id(_unique_id(client))
