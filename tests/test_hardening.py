@@ -38,7 +38,7 @@ from custom_components.flatpeak.const import (
     PRICES_UNAVAILABLE_RETRY,
     SECTION_ADVANCED,
 )
-from custom_components.flatpeak.events import EVENT_FLATPEAK, Outcome
+from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK, Outcome
 from custom_components.flatpeak.locations import (
     ADD_RETRY_INTERVAL,
     MAX_CONCURRENT_ADDS,
@@ -420,7 +420,7 @@ async def test_unexpected_error_is_500_and_keeps_the_webhook_id_out_of_the_log(
     captured = async_capture_events(hass, EVENT_FLATPEAK)
     client = await hass_client_no_auth()
     with patch(
-        "custom_components.flatpeak.webhook._async_handle",
+        "custom_components.flatpeak.webhook_handler._async_handle",
         side_effect=RuntimeError("boom"),
     ):
         response = await client.post(

@@ -20,6 +20,7 @@ from multidict import CIMultiDict
 import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
+from custom_components.flatpeak.api.delivery import parse_event
 from custom_components.flatpeak.api.exceptions import (
     FlatpeakConnectionError,
     WebhookKeyUnavailableError,
@@ -27,19 +28,18 @@ from custom_components.flatpeak.api.exceptions import (
     WebhookSignatureError,
 )
 from custom_components.flatpeak.api.models import Event, JsonWebKey
-from custom_components.flatpeak.api.webhook import (
+from custom_components.flatpeak.api.signature import (
     HEADER_KEY_ID,
     HEADER_SIGNATURE,
     HEADER_SIGNATURE_SCHEME,
     HEADER_TIMESTAMP,
     SignatureHeaders,
     SignatureVerifier,
-    parse_event,
 )
+from custom_components.flatpeak.applied_events import MAX_REMEMBERED_IDS, EventLog
 from custom_components.flatpeak.confirmation import EventConfirmer, ReadBackLimiter
-from custom_components.flatpeak.event_log import MAX_REMEMBERED_IDS, EventLog
-from custom_components.flatpeak.events import EVENT_FLATPEAK, Outcome
-from custom_components.flatpeak.webhook import MAX_BODY_BYTES
+from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK, Outcome
+from custom_components.flatpeak.webhook_handler import MAX_BODY_BYTES
 from tests.conftest import ACCOUNT_ID, HOME_ID, NOW, WEBHOOK_PATH, make_event
 from tests.simulator import SigningKey, WebhookSender
 

@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.flatpeak.events import EVENT_FLATPEAK, Outcome
+from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK, Outcome
 from custom_components.flatpeak.problems import Problem
 from custom_components.flatpeak.store import ThrottledStore
 from tests.conftest import HOME_ID, NOW, WEBHOOK_PATH, make_event

@@ -22,15 +22,18 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.flatpeak.api.webhook import JWKS_FAILURE_BACKOFF
+from custom_components.flatpeak.api.signature import JWKS_FAILURE_BACKOFF
 from custom_components.flatpeak.const import (
     CONF_CLOUDHOOK_URL,
     CONF_FOLLOW_ALL_LOCATIONS,
     CONF_REQUIRE_SIGNED_WEBHOOKS,
     DOMAIN,
 )
-from custom_components.flatpeak.events import EVENT_FLATPEAK
-from custom_components.flatpeak.webhook import MAX_BODY_BYTES, async_handle_delivery
+from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK
+from custom_components.flatpeak.webhook_handler import (
+    MAX_BODY_BYTES,
+    async_handle_delivery,
+)
 from tests.conftest import (
     ACCOUNT_ID,
     HOME_ID,

@@ -25,7 +25,9 @@ from .api.exceptions import (
     FlatpeakAuthenticationError,
     FlatpeakError,
 )
-from .api.webhook import SignatureVerifier
+from .api.signature import SignatureVerifier
+from .applied_events import EventLog
+from .catch_up import async_catch_up, async_follow_cloud
 from .confirmation import EventConfirmer
 from .const import (
     CONF_ACCOUNT_ID,
@@ -43,9 +45,8 @@ from .coordinator import (
     async_report_account_disabled,
     location_missing_signal,
 )
+from .dispatcher import EventDispatcher
 from .entity import device_location_id
-from .event_log import EventLog
-from .events import EventDispatcher
 from .locations import (
     async_drop_missing_location,
     async_sync_missing_location_issues,
@@ -59,12 +60,7 @@ from .runtime import (
     create_client,
 )
 from .services import async_setup_services
-from .webhook import (
-    async_catch_up,
-    async_follow_cloud,
-    async_register_webhook,
-    jwks_fetcher,
-)
+from .webhook_handler import async_register_webhook, jwks_fetcher
 from .webhook_url import async_delete_cloudhook
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
+from .dispatcher import LOCATION_EVENT_TYPES, entity_event_type, location_event_signal
 from .entity import FlatpeakEntity
-from .events import LOCATION_EVENT_TYPES, entity_event_type, location_event_signal
 from .runtime import async_on_each_location
 
 if TYPE_CHECKING:

@@ -20,11 +20,11 @@ from .const import DOMAIN
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .api.webhook import SignatureVerifier
+    from .api.signature import SignatureVerifier
+    from .applied_events import EventLog
     from .confirmation import EventConfirmer
     from .coordinator import FlatpeakLocationCoordinator
-    from .event_log import EventLog
-    from .events import EventDispatcher
+    from .dispatcher import EventDispatcher
     from .problems import ProblemTracker
 
 

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from homeassistant.components.event import EventEntity
 from homeassistant.core import callback
 
-from custom_components.flatpeak.events import LOCATION_EVENT_TYPES, entity_event_type
+from custom_components.flatpeak.dispatcher import (
+    LOCATION_EVENT_TYPES,
+    entity_event_type,
+)
 
 from . import DOMAIN
 

@@ -1,4 +1,9 @@
-"""The entry's webhook: registration, the delivery handler, and start-up catch-up."""
+"""The entry's webhook: registration and the delivery handler.
+
+A delivery is read (bounded), its signature checked, its body parsed, unsigned ones
+confirmed with Flatpeak, and then handed to the dispatcher; the status code tells
+Flatpeak whether to deliver it again.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +13,23 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 from homeassistant.components import webhook
-from homeassistant.core import callback
-from homeassistant.util import dt as dt_util
 
+from .api.delivery import parse_event
 from .api.exceptions import (
-    FlatpeakError,
     FlatpeakTimeoutError,
     WebhookKeyUnavailableError,
     WebhookPayloadError,
     WebhookSignatureError,
 )
-from .api.webhook import SignatureHeaders, parse_event
+from .api.signature import SignatureHeaders
 from .confirmation import Confirmation, Verdict
 from .const import (
-    CATCH_UP_MAX_EVENTS,
-    CONF_CLOUDHOOK_URL,
     CONF_REQUIRE_SIGNED_WEBHOOKS,
     CONF_WEBHOOK_ID,
     DOMAIN,
-    FLATPEAK_RETRY_WINDOW,
     LOGGER,
 )
-from .events import Outcome
+from .dispatcher import Outcome
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -223,65 +223,3 @@ async def _check_signature(
         LOGGER.warning("Refused a Flatpeak delivery: %s", err)
         return _response(HTTPStatus.UNAUTHORIZED, "invalid signature")
     return None
-
-
-@callback
-def async_follow_cloud(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
-    """With a cloudhook, catch up on what Flatpeak could not deliver while Cloud was down.
-
-    Deliveries to a cloudhook fail while Home Assistant Cloud is disconnected; Flatpeak
-    retries them later, and reading its event list on reconnection applies them sooner.
-    """
-    if not entry.data.get(CONF_CLOUDHOOK_URL) or "cloud" not in hass.config.components:
-        return
-    # Imported only once loaded: it pulls in other integrations and their packages.
-    from homeassistant.components import cloud  # noqa: PLC0415
-
-    @callback
-    def connection_changed(state: cloud.CloudConnectionState) -> None:
-        if state is cloud.CloudConnectionState.CLOUD_CONNECTED:
-            LOGGER.info(
-                "Home Assistant Cloud connected: catching up on Flatpeak events"
-            )
-            entry.async_create_background_task(
-                hass, async_catch_up(hass, entry), f"{DOMAIN} catch up after cloud"
-            )
-        else:
-            LOGGER.warning(
-                "Home Assistant Cloud disconnected: Flatpeak cannot deliver to the "
-                "cloudhook until it reconnects; missed events are caught up then"
-            )
-
-    entry.async_on_unload(
-        cloud.async_listen_connection_change(hass, connection_changed)
-    )
-
-
-async def async_catch_up(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
-    """Apply, oldest first, the events Flatpeak created while Home Assistant was down."""
-    runtime = entry.runtime_data
-    try:
-        if runtime.event_log.last_event_id is None:
-            # Nothing applied yet: later catch-ups start from the newest event now.
-            page = await runtime.client.list_events(limit=1)
-            if page.events:
-                runtime.event_log.start_from(page.events[0].id)
-            return
-        # Also look back over Flatpeak's retry window: an event we asked to be resent
-        # (503) may have been retried while we were down, behind newer applied events.
-        missed = await runtime.client.list_recent_events(
-            after_id=runtime.event_log.last_event_id,
-            created_since=dt_util.utcnow() - FLATPEAK_RETRY_WINDOW,
-            floor_id=runtime.event_log.floor_event_id,
-            max_events=CATCH_UP_MAX_EVENTS,
-        )
-    except FlatpeakError as err:
-        LOGGER.warning("Could not catch up on Flatpeak events: %s", err)
-        return
-    applied = [
-        event
-        for event in missed
-        if runtime.dispatcher.async_apply(event) is Outcome.APPLIED
-    ]
-    if applied:
-        LOGGER.info("Caught up on %d Flatpeak events", len(applied))

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 import pytest
 
+from custom_components.flatpeak.api.delivery import MAX_JSON_DEPTH, parse_event
 from custom_components.flatpeak.api.exceptions import (
     FlatpeakConnectionError,
     WebhookKeyUnavailableError,
@@ -18,13 +19,11 @@ from custom_components.flatpeak.api.exceptions import (
     WebhookSignatureError,
 )
 from custom_components.flatpeak.api.models import JsonWebKey
-from custom_components.flatpeak.api.webhook import (
+from custom_components.flatpeak.api.signature import (
     JWKS_FAILURE_BACKOFF,
     JWKS_MAX_AGE,
-    MAX_JSON_DEPTH,
     SignatureHeaders,
     SignatureVerifier,
-    parse_event,
 )
 
 NOW = 1_790_000_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-from .api.webhook import is_event_id
+from .api.delivery import is_event_id
 from .const import DOMAIN, LOGGER
 from .store import ThrottledStore
 

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .api.models import Event
+    from .applied_events import EventLog
     from .coordinator import FlatpeakLocationCoordinator
-    from .event_log import EventLog
     from .problems import ProblemTracker
     from .runtime import FlatpeakConfigEntry
 
