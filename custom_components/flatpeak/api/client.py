@@ -189,8 +189,8 @@ class FlatpeakClient:
         json_body: Mapping[str, Any] | None = None,
     ) -> Any:
         """Send an authenticated request; a refused bearer is renewed once."""
-        token = await self._bearer()
-        try:
+
+        async def send(token: str) -> Any:
             return await self._send(
                 method,
                 path,
@@ -198,19 +198,16 @@ class FlatpeakClient:
                 json_body=json_body,
                 headers={"Authorization": f"Bearer {token}"},
             )
+
+        token = await self._bearer()
+        try:
+            return await send(token)
         except FlatpeakAuthenticationError:
             async with self._token_lock:
                 # Another request may have renewed it while this one waited.
                 if self._token == token:
                     self._token = None
-        token = await self._bearer()
-        return await self._send(
-            method,
-            path,
-            params=params,
-            json_body=json_body,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        return await send(await self._bearer())
 
     async def _send(
         self,
