@@ -1,7 +1,8 @@
 """A user's path through Home Assistant's own frontend, in a real (headless) Chromium.
 
 Set-up through the config flow, the Home device page with its prices, and a tariff
-problem arriving by webhook, shown on the device page and in Repairs. With
+problem arriving by webhook, shown on the device page and in Repairs; the README's
+Energy dashboard steps, by the button texts it names. With
 `FLATPEAK_SCREENSHOTS=1` the screenshots go to docs/images (the README's pictures);
 otherwise to a temporary directory, so ordinary runs leave the committed images alone.
 """
@@ -283,6 +284,200 @@ async def test_set_up_see_prices_and_a_tariff_problem(
 
         # The README's dashboard card over raw_today/raw_tomorrow.
         await _price_card(page, hass, screenshots)
+    except Exception:
+        failure = tmp_path / "failure.png"
+        with contextlib.suppress(Exception):
+            await page.screenshot(path=failure)
+        print(f"page {page.url}; screenshot {failure}\n{hass.process.log_tail(40)}")  # noqa: T201
+        raise
+
+
+# The Energy dashboard's texts the README's "Energy dashboard" section names, in the
+# order a user meets them; a frontend that renames one fails here.
+ENERGY_GRID_TEXTS = {
+    "add": "Add grid connection",
+    "import_meter": "Energy imported from grid",
+    "import_cost": "Cost tracking",
+    "import_price": "Use an entity with current price",
+    "export_meter": "Energy exported to grid",
+    "export_cost": "Export compensation",
+    "export_price": "Use an entity with current rate",
+    "save": "Save",
+    "edit": "Edit dashboard",
+}
+GRID_IMPORT = "sensor.grid_import"
+GRID_EXPORT = "sensor.grid_export"
+
+
+async def _meter(hass: HomeAssistant, entity_id: str, name: str, value: float) -> None:
+    """Write a grid meter's reading, as a meter integration would."""
+    await hass.request(
+        "POST",
+        f"/api/states/{entity_id}",
+        {
+            "state": str(value),
+            "attributes": {
+                "friendly_name": name,
+                "device_class": "energy",
+                "state_class": "total_increasing",
+                "unit_of_measurement": "kWh",
+            },
+        },
+        expect=None,
+    )
+
+
+async def _pick(
+    page: Page, label: str, search: str, item: str, device: str | None = None
+) -> None:
+    """Choose an item in one of the frontend's pickers: search, then click the item.
+
+    The search is fuzzy, so the item is found by its exact name (and its device's).
+    """
+    # 2026.11's picker labels its inner button too; the field comes first.
+    await page.get_by_label(label, exact=True).first.click()
+    await page.get_by_placeholder("Search", exact=True).fill(search)
+    items = page.locator("ha-combo-box-item").filter(
+        has=page.get_by_text(item, exact=True)
+    )
+    if device is not None:
+        items = items.filter(has=page.get_by_text(device, exact=True))
+    await items.first.click()
+    # The list closes with an animation; wait until it is gone.
+    await expect(page.get_by_placeholder("Search", exact=True)).to_have_count(0)
+
+
+async def _number(hass: HomeAssistant, entity_id: str) -> float:
+    state = await hass.state(entity_id)
+    assert state is not None, entity_id
+    return float(state["state"])
+
+
+def _readme_energy_steps() -> str:
+    text = (REPO_ROOT / "README.md").read_text()
+    return text.split("## Energy dashboard\n", 1)[1].split("\n## ", 1)[0]
+
+
+async def _grid_dialog(
+    page: Page, price: str, export_price: str, screenshots: Path
+) -> None:
+    """Fill in the grid connection dialog as the README's steps 3 to 5 say."""
+    dialog = page.locator("ha-dialog")
+    await expect(dialog).to_contain_text("Configure grid connection")
+    await _pick(page, ENERGY_GRID_TEXTS["import_meter"], "Grid import", "Grid import")
+    await expect(dialog).to_contain_text(ENERGY_GRID_TEXTS["import_cost"])
+    await page.get_by_role(
+        "radio", name=ENERGY_GRID_TEXTS["import_price"], exact=True
+    ).check()
+    await _pick(
+        page, "Entity with the current price", price, "Current price", "Workshop"
+    )
+    await _pick(page, ENERGY_GRID_TEXTS["export_meter"], "Grid export", "Grid export")
+    await expect(dialog).to_contain_text(ENERGY_GRID_TEXTS["export_cost"])
+    await page.get_by_role(
+        "radio", name=ENERGY_GRID_TEXTS["export_price"], exact=True
+    ).check()
+    await _pick(
+        page,
+        "Entity with the current rate",
+        export_price,
+        "Current export price",
+        "Workshop",
+    )
+    # The README's picture: the import meter down to the price entity.
+    await page.get_by_label(
+        ENERGY_GRID_TEXTS["import_meter"], exact=True
+    ).first.evaluate("element => element.scrollIntoView({block: 'start'})")
+    # Back by the height of the meter's label, which sits above its field.
+    await page.mouse.move(640, 450)
+    await page.mouse.wheel(0, -40)
+    await expect(
+        page.get_by_label("Entity with the current price", exact=True).first
+    ).to_be_visible()
+    await page.screenshot(path=screenshots / "energy_grid.png")
+    await page.get_by_role("button", name=ENERGY_GRID_TEXTS["save"]).click()
+    await expect(dialog).to_have_count(0)
+
+
+async def _cost_follows_the_price(hass: HomeAssistant, price: str) -> None:
+    """What the README says Home Assistant does with the price entity.
+
+    Each new reading's energy is priced at the price sensor's state when it arrives.
+    """
+    cost_id = f"{GRID_IMPORT}_cost"
+    cost = await hass.wait_for_state(
+        cost_id, lambda s: s["state"] != "unknown", timeout=60
+    )
+    before = float(cost["state"])
+    price_before = await _number(hass, price)
+    await _meter(hass, GRID_IMPORT, "Grid import", 1002.0)
+    cost = await hass.wait_for_state(
+        cost_id, lambda s: float(s["state"]) != before, timeout=60
+    )
+    # A slot may begin between reading the price and the meter's new reading.
+    price_after = await _number(hass, price)
+    assert float(cost["state"]) - before in (
+        pytest.approx(2.0 * price_before),
+        pytest.approx(2.0 * price_after),
+    )
+
+
+async def test_energy_dashboard_as_the_readme_says(
+    bare_stack: tuple[Simulator, HomeAssistant],
+    page: Page,
+    screenshots: Path,
+    tmp_path: Path,
+) -> None:
+    """Walk the README's Energy dashboard steps; the costs then follow the prices."""
+    simulator, hass = bare_stack
+    steps = _readme_energy_steps()
+    for text in ENERGY_GRID_TEXTS.values():
+        assert f"**{text}**" in steps, text
+    price = "sensor.workshop_current_price"
+    export_price = "sensor.workshop_current_export_price"
+    try:
+        entries = await hass.request("GET", "/api/config/config_entries/entry")
+        if not any(entry["domain"] == "flatpeak" for entry in entries):
+            await hass.add_flatpeak_entry(simulator.url)
+        for entity_id in (price, export_price):
+            await hass.wait_for_state(
+                entity_id,
+                lambda s: s["state"] not in ("unknown", "unavailable"),
+                timeout=60,
+            )
+        await _meter(hass, GRID_IMPORT, "Grid import", 1000.0)
+        await _meter(hass, GRID_EXPORT, "Grid export", 500.0)
+
+        # Tall enough for the dialog from the import meter down to the price entity.
+        await page.set_viewport_size({"width": 1280, "height": 1000})
+        await _log_in(page, hass)
+        # Settings > Dashboards > Energy: not set up yet, it opens its set-up.
+        await _open(page, f"{hass.url}/config/lovelace/dashboards")
+        await page.locator("ha-data-table").get_by_text("Energy", exact=True).click()
+        await page.wait_for_url("**/energy/setup")
+        await expect(page.get_by_text("Electricity grid", exact=True)).to_be_visible()
+        await page.get_by_role("button", name=ENERGY_GRID_TEXTS["add"]).click()
+        await _grid_dialog(page, price, export_price, screenshots)
+
+        async with hass.websocket() as ws:
+            prefs = await ws.command("energy/get_prefs")
+            await ws.close()
+        grids = [s for s in prefs["energy_sources"] if s["type"] == "grid"]
+        assert len(grids) == 1, prefs
+        assert grids[0]["stat_energy_from"] == GRID_IMPORT
+        assert grids[0]["entity_energy_price"] == price
+        assert grids[0]["stat_energy_to"] == GRID_EXPORT
+        assert grids[0]["entity_energy_price_export"] == export_price
+        await _cost_follows_the_price(hass, price)
+
+        # Once set up, Settings > Dashboards > Energy opens the dashboard, and its
+        # edit button the energy configuration with the grid connection.
+        await _open(page, f"{hass.url}/config/lovelace/dashboards")
+        await page.locator("ha-data-table").get_by_text("Energy", exact=True).click()
+        await page.wait_for_url(re.compile(r".*/energy/(?!setup).*"))
+        await page.get_by_role("button", name=ENERGY_GRID_TEXTS["edit"]).click()
+        await page.wait_for_url("**/config/energy/electricity**")
+        await expect(page.get_by_text("Grid import", exact=True).first).to_be_visible()
     except Exception:
         failure = tmp_path / "failure.png"
         with contextlib.suppress(Exception):
