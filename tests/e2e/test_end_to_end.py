@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 import json
 from pathlib import Path
 import shutil
@@ -499,8 +500,18 @@ async def test_remove_leaves_no_webhook(stack: Stack) -> None:
         hooks = await ws.command("webhook/list")
         assert not any(hook["domain"] == "flatpeak" for hook in hooks)
         await ws.subscribe("flatpeak_event")
-        await _send(stack, "tariff.expired")
+        sent = await _send(stack, "tariff.expired")
+        # The README's Removal section: Home Assistant answers 200 for a webhook id
+        # it does not know, so Flatpeak counts the delivery as a success.
+        assert sent["result"]["attempts"] == [200]
+        assert sent["result"]["delivered"] is True
         with pytest.raises(TimeoutError):
             await ws.next_event(timeout=0.5)
         await ws.close()
+    async with aiohttp.ClientSession() as session:
+        for method in ("GET", "HEAD", "POST", "PUT"):
+            async with session.request(
+                method, stack.webhook_url, data=b"{}"
+            ) as response:
+                assert response.status == HTTPStatus.OK, method
     assert await stack.hass.state(f"sensor.{HOME}_current_price") is None
