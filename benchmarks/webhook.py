@@ -1,8 +1,8 @@
 """Benchmark the webhook path of a real Home Assistant, and the integration's API use.
 
 Run: `scripts/run python benchmarks/webhook.py` (add `--quick` for a short run; set
-`FLATPEAK_BENCH_PROFILE=1` to also profile one delivery of each kind inside Home
-Assistant with cProfile).
+`FLATPEAK_BENCH_PROFILE=1` to also time the steps of one delivery at a time of each
+kind inside Home Assistant).
 
 Starts the Flatpeak simulator as its own process (signing with a key this script
 generated, so that it can sign deliveries too) and a real `hass` with the integration
