@@ -612,8 +612,8 @@ UI_PATHS = [
     "Settings > Devices & services > **Flatpeak** > ⋮ > **Delete**",
     "the integration's ⋮ > **Enable debug logging**",
     "**Download diagnostics** (the integration's ⋮ menu)",
-    "an **Attention required** card for Flatpeak in Settings > Devices & services",
-    "Select **Reconfigure** on the card",
+    "a card for Flatpeak with a **Reconfigure** button",
+    "lists the entry under **Needs attention**",
     "**Submit** in the issue",
     "then **Create automation** from it",
 ]
