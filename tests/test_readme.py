@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 from datetime import timedelta
 from functools import cache
+from http import HTTPStatus
 import json
 from pathlib import Path
 import re
@@ -46,11 +47,14 @@ from custom_components.flatpeak.services import (
     FIND_CHEAPEST_WINDOW_SCHEMA,
     GET_PRICES_SCHEMA,
 )
+from tests.conftest import WEBHOOK_PATH
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+    from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / "flatpeak"
@@ -636,3 +640,29 @@ def test_ui_paths_are_the_frontend_s(path: str) -> None:
         if text in {"⋮", "Flatpeak", "the integration's ⋮"}:
             continue
         assert text in frontend, text
+
+
+# -- answers the README tells a user to expect ------------------------------------------
+
+
+async def test_troubleshooting_and_removal_answers(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """`curl -d '{}'` gets the README's 400, a GET 405; after removal, 200 to anything."""
+    client = await hass_client_no_auth()
+    response = await client.post(WEBHOOK_PATH, data=b"{}")
+    assert response.status == HTTPStatus.BAD_REQUEST
+    answer = await response.json()
+    assert f"`400` with `{json.dumps(answer)}`" in README
+    response = await client.get(WEBHOOK_PATH)
+    assert response.status == HTTPStatus.METHOD_NOT_ALLOWED
+    assert "Home Assistant answers a GET with 405" in README
+
+    assert await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    for method in ("GET", "HEAD", "POST", "PUT"):
+        response = await client.request(method, WEBHOOK_PATH, data=b"{}")
+        assert response.status == HTTPStatus.OK, method
+    assert "Home Assistant answers **200** to every GET,\n> HEAD, POST or PUT" in README
