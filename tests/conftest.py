@@ -49,6 +49,12 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """A configuration directory per test: the event journal is a real file in it."""
+    return hass_tmp_config_dir
+
+
+@pytest.fixture
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Serialise Home Assistant objects stably (no random ids) in snapshots."""
     return snapshot.use_extension(HomeAssistantSnapshotExtension)

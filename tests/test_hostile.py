@@ -13,6 +13,7 @@ import json
 import random
 import re
 from typing import TYPE_CHECKING, Any
+import uuid
 
 import aiohttp
 from hypothesis import HealthCheck, example, given, settings, strategies as st
@@ -674,14 +675,14 @@ async def test_event_log_stays_bounded(
     assert ids[-MAX_REMEMBERED_IDS - 1] not in log
     assert log.last_event_id == ids[-1]
 
-    await log.async_flush()
+    await log.async_close()
     assert hass_storage["flatpeak.bounded.events"]["data"]["seen"] == newest
     restored = EventLog(hass, "bounded")
     await restored.async_load()
     assert len(restored) == MAX_REMEMBERED_IDS
     assert not restored.record(newest[0])
     assert restored.record(ids[0])  # fell out of the window: the known limitation
-    await restored.async_flush()
+    await restored.async_close()
 
 
 @WITH_HASS
@@ -693,16 +694,21 @@ async def test_event_log_is_a_sliding_window(
     hass: HomeAssistant, capacity: int, ids: list[str]
 ) -> None:
     """record() answers like a window of the last `capacity` distinct recorded ids."""
-    log = EventLog(hass, f"window_{capacity}", capacity)
+    # Home Assistant lives across examples: each gets a record of its own.
+    log = EventLog(hass, f"window_{uuid.uuid4().hex}", capacity)
+    await log.async_load()
     window: list[str] = []
-    for event_id in ids:
-        fresh = event_id not in window
-        assert log.record(event_id) is fresh
-        if fresh:
-            window = [*window, event_id][-capacity:]
-        assert len(log) == len(window) <= capacity
-        assert all(remembered in log for remembered in window)
-    await log.async_flush()
+    try:
+        for event_id in ids:
+            fresh = event_id not in window
+            assert log.record(event_id) is fresh
+            if fresh:
+                window = [*window, event_id][-capacity:]
+            assert len(log) == len(window) <= capacity
+            assert all(remembered in log for remembered in window)
+    finally:
+        await log.async_close()
+        await log.async_remove()
 
 
 async def test_entry_event_log_bounded_after_6000_events(

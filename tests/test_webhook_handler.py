@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 import json
 import time
@@ -14,8 +13,6 @@ from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.helpers.storage import Store
-from homeassistant.util.aiohttp import MockRequest
 import pytest
 from pytest_homeassistant_custom_component.common import (
     async_capture_events,
@@ -32,7 +29,6 @@ from custom_components.flatpeak.const import (
 from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK
 from custom_components.flatpeak.webhook_handler import (
     MAX_BODY_BYTES,
-    async_handle_delivery,
 )
 from tests.conftest import (
     ACCOUNT_ID,
@@ -667,42 +663,3 @@ async def test_cloudhook_already_gone_on_removal(
     ):
         await hass.config_entries.async_remove(init_integration.entry_id)
     assert hass.config_entries.async_get_entry(init_integration.entry_id) is None
-
-
-async def test_duplicate_is_answered_once_the_first_copy_is_on_disk(
-    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: RunningSimulator
-) -> None:
-    """A retry that races the first copy's write waits for it before its 200.
-
-    Otherwise a crash right after the retry's answer could lose the id that the
-    answer told Flatpeak was safe.
-    """
-    runtime = init_integration.runtime_data
-    body = json.dumps(make_event("tariff.expired", event_id="evt_racing")).encode()
-    headers = _signed_headers(simulator.state.signing_key, body)
-    # The first copy was applied; its id is not on disk yet.
-    assert runtime.event_log.record("evt_racing")
-    saving = asyncio.Event()
-    release = asyncio.Event()
-    original = Store.async_save
-
-    async def slow_save(store: Store[Any], data: Any) -> None:
-        if store.key.endswith(".events"):
-            saving.set()
-            await release.wait()
-        await original(store, data)
-
-    with patch.object(Store, "async_save", slow_save):
-        retry = asyncio.create_task(
-            async_handle_delivery(
-                init_integration,
-                MockRequest(body, mock_source="test", method="POST", headers=headers),
-            )
-        )
-        async with asyncio.timeout(30):
-            await saving.wait()
-        assert not retry.done()
-        release.set()
-        response = await retry
-    assert response.status == 200
-    assert json.loads(response.body)["message"] == "duplicate"

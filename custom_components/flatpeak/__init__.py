@@ -130,9 +130,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
 
     problems = ProblemTracker(hass, entry.entry_id, location_name)
     event_log = EventLog(hass, entry.entry_id)
+    # Registered first: a set-up that fails after loading still releases the journal.
+    entry.async_on_unload(event_log.async_close)
     await asyncio.gather(problems.async_load(), event_log.async_load())
     entry.async_on_unload(problems.async_flush)
-    entry.async_on_unload(event_log.async_flush)
     entry.runtime_data = FlatpeakRuntimeData(
         client=client,
         coordinators=coordinators,

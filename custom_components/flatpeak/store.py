@@ -90,6 +90,12 @@ class ThrottledStore:
             await self._store.async_save(self._data())
             self._written = max(self._written, changes)
 
+    async def async_write(self, data: dict[str, Any]) -> None:
+        """Write this data now, whatever is scheduled."""
+        async with self._write_lock:
+            self._scheduled = False
+            await self._store.async_save(data)
+
     async def async_remove(self) -> None:
         """Delete the stored data."""
         await self._store.async_remove()

@@ -137,9 +137,8 @@ async def _async_handle(
     event, signed = accepted
     runtime = entry.runtime_data
     if event.id in runtime.event_log:
-        # Applied before, so it was confirmed then: acknowledging costs nothing, once
-        # the first copy's id is on disk (its write may still be under way).
-        await runtime.event_log.async_flush()
+        # Applied before, so it was confirmed then; an id is remembered only once it
+        # is in the journal, so acknowledging it again promises nothing new.
         return _response(HTTPStatus.OK, Outcome.DUPLICATE)
     if not signed or event.account_id is None or event.live_mode is None:
         # Unsigned, or signed without saying whose it is: a hint, applied as Flatpeak
@@ -148,11 +147,9 @@ async def _async_handle(
         if confirmation.event is None:
             return _unconfirmed(event, confirmation)
         event = confirmation.event
+    # Applying records the id in the journal (applied_events.py) before this answer:
+    # a crash after it cannot make Flatpeak's retry apply the event twice.
     outcome = runtime.dispatcher.async_apply(event)
-    if outcome is not Outcome.IGNORED:
-        # On disk before Flatpeak hears it arrived: a crash after the answer cannot
-        # make Flatpeak's retry of it apply twice.
-        await runtime.event_log.async_flush()
     return _response(HTTPStatus.OK, outcome)
 
 

@@ -19,11 +19,11 @@ from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.helpers import json as json_helper, storage
 
 from custom_components.flatpeak import (
+    applied_events,
     confirmation,
-    event_log,
-    events,
+    dispatcher,
     problems,
-    webhook as flatpeak_webhook,
+    webhook_handler as flatpeak_webhook,
 )
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def _flatpeak_store(store: Any, *_args: Any) -> str | None:
 
 def _flatpeak_json(data: Any, **_kwargs: Any) -> str | None:
     key = data.get("key", "") if isinstance(data, dict) else ""
-    return "flush: JSON encoding" if key.startswith("flatpeak.") else None
+    return "snapshot: JSON encoding" if key.startswith("flatpeak.") else None
 
 
 def active() -> bool:
@@ -102,14 +102,16 @@ def install() -> None:
     _async(flatpeak_webhook, "read_body", "body read")
     _async(flatpeak_webhook, "_check_signature", "signature check")
     _sync(flatpeak_webhook, "parse_event", "parse and validate")
-    _sync(event_log.EventLog, "__contains__", "de-dup: lookup")
-    _sync(event_log.EventLog, "record", "de-dup: record")
+    _sync(applied_events.EventLog, "__contains__", "de-dup: lookup")
+    _sync(applied_events.EventLog, "record", "de-dup: record (all)")
+    _sync(applied_events, "_write_all", "journal: write (event loop)")
     _async(confirmation.EventConfirmer, "async_confirm", "read-back (wall)")
-    _sync(events.EventDispatcher, "async_apply", "dispatch (all)")
-    _sync(events.EventDispatcher, "_fire_bus_event", "dispatch: bus event")
-    _sync(events, "async_dispatcher_send", "dispatch: event entity state")
+    _sync(dispatcher.EventDispatcher, "async_apply", "dispatch (all)")
+    _sync(dispatcher.EventDispatcher, "_fire_bus_event", "dispatch: bus event")
+    _sync(dispatcher, "async_dispatcher_send", "dispatch: event entity state")
     _sync(problems.ProblemTracker, "async_raise", "dispatch: problem")
-    _async(event_log.EventLog, "async_flush", "flush (wall)")
+    _async(applied_events.EventLog, "_async_write_snapshot", "snapshot (wall)")
+    _sync(applied_events.EventLog, "_compact", "journal: emptied after a snapshot")
     _sync(json_helper, "prepare_save_json", _flatpeak_json)
     _sync(storage.Store, "_write_prepared_data", _flatpeak_store)
     _sync(flatpeak_webhook, "_response", "response")
