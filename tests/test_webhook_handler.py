@@ -108,6 +108,34 @@ async def test_accepted_event(
     assert hass.states.get(EXPIRED_SENSOR).state == "on"  # type: ignore[union-attr]
 
 
+async def test_raised_problem_is_stored_before_the_answer(
+    hass: HomeAssistant,
+    webhook_client: TestClient,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The problem an applied event raised is written before its 200, like its id.
+
+    Otherwise a crash right after the answer would keep the id (so Flatpeak's retry is a
+    duplicate) and lose the problem: the sensor would stay off until the next event.
+    """
+    key = f"flatpeak.{init_integration.entry_id}.problems"
+    response = await webhook_client.post(
+        WEBHOOK_PATH, json=make_event("tariff.expired", event_id="evt_stored")
+    )
+    assert (await response.json())["message"] == "applied"
+    stored = hass_storage[key]["data"]["problems"]
+    assert stored[HOME_ID]["tariff_expired"]["event_id"] == "evt_stored"
+
+    # A delivery that changes no problem writes nothing more.
+    before = hass_storage[key]
+    response = await webhook_client.post(
+        WEBHOOK_PATH, json=make_event("customer.update", event_id="evt_no_problem")
+    )
+    assert (await response.json())["message"] == "applied"
+    assert hass_storage[key] is before
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [

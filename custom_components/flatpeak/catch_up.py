@@ -82,4 +82,6 @@ async def async_catch_up(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> Non
         if runtime.dispatcher.async_apply(event) is Outcome.APPLIED
     ]
     if applied:
+        # As for a delivery: the problems these raised are kept as safely as their ids.
+        await runtime.problems.async_flush()
         LOGGER.info("Caught up on %d Flatpeak events", len(applied))

@@ -82,7 +82,8 @@ class ThrottledStore:
         """Write the current data now; concurrent callers share writes."""
         wanted = self._changes
         async with self._write_lock:
-            if self._written >= wanted and wanted:
+            if self._written >= wanted:
+                # Nothing changed since the last write (or a concurrent one took it).
                 return
             changes = self._changes
             # Writing now also cancels a pending delayed write: let changes schedule anew.

@@ -150,6 +150,10 @@ async def _async_handle(
     # Applying records the id in the journal (applied_events.py) before this answer:
     # a crash after it cannot make Flatpeak's retry apply the event twice.
     outcome = runtime.dispatcher.async_apply(event)
+    if outcome is Outcome.APPLIED:
+        # A problem the event raised must be as safe as its id, or a crash now would
+        # leave it recorded as applied with its effect lost (no write when none changed).
+        await runtime.problems.async_flush()
     return _response(HTTPStatus.OK, outcome)
 
 
