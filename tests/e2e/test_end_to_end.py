@@ -301,8 +301,9 @@ async def test_restart_keeps_problems_and_loses_no_event(stack: Stack) -> None:
 async def test_killed_after_the_answer_applies_no_event_twice(stack: Stack) -> None:
     """Kill -9 right after a 200: Flatpeak's retry of that event is not applied again.
 
-    The event id is on disk before the answer goes out. Catch-up is kept from listing
-    events after the restart, so only the stored id can tell the retry is a duplicate.
+    The event id is in the journal before the answer goes out. Catch-up is kept from
+    listing events after the restart, so only the stored id can tell the retry is a
+    duplicate.
     """
     event = await stack.simulator.control(
         "event", {"type": "customer.update", "location_id": DEMO_HOME_ID}
