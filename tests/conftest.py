@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 import importlib
 import json
 from typing import TYPE_CHECKING, Any
@@ -11,7 +11,10 @@ from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 
 # Importing the package first makes Home Assistant's loader use this repository's copy.
@@ -246,3 +249,40 @@ async def webhook_client(
 ) -> FlatpeakDeliveries:
     """A client posting deliveries to the entry's webhook as Flatpeak does (unsigned)."""
     return FlatpeakDeliveries(await hass_client_no_auth(), simulator_state)
+
+
+async def advance_time(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta
+) -> None:
+    """Move the frozen clock on and let the timers and refreshes it starts finish."""
+    freezer.tick(delta)
+    async_fire_time_changed(hass)
+    # Coordinators refresh in background tasks.
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def move_time_to(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, moment: datetime
+) -> None:
+    """Move the frozen clock to `moment`, as `advance_time` does."""
+    freezer.move_to(moment)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def setup_entry(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    **options: Any,
+) -> None:
+    """Set an entry up at NOW in London, with these options changed first."""
+    freezer.move_to(NOW)
+    await hass.config.async_set_time_zone("Europe/London")
+    entry.add_to_hass(hass)
+    if options:
+        hass.config_entries.async_update_entry(
+            entry, options={**entry.options, **options}
+        )
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)

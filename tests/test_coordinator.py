@@ -9,10 +9,6 @@ from typing import TYPE_CHECKING
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-)
 
 from custom_components.flatpeak.const import (
     FALLBACK_UPDATE_INTERVAL,
@@ -20,33 +16,25 @@ from custom_components.flatpeak.const import (
     TRANSIENT_RETRY_INTERVAL,
     UPDATE_JITTER_SECONDS,
 )
-from tests.conftest import HOME_ID, LIVE_KEY, NOW
+from tests.conftest import (
+    HOME_ID,
+    LIVE_KEY,
+    NOW,
+    advance_time as _advance,
+    move_time_to as _move_to,
+)
 from tests.simulator import PriceSlot, RunningSimulator, SimulatorState
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import (
+        MockConfigEntry,
+    )
 
 CURRENT = "sensor.home_current_price"
 NEXT = "sensor.home_next_price"
 TARIFF = "sensor.home_tariff"
-
-
-async def _advance(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta
-) -> None:
-    freezer.tick(delta)
-    async_fire_time_changed(hass)
-    # Coordinators refresh in background tasks.
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-async def _move_to(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, moment: datetime
-) -> None:
-    freezer.move_to(moment)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def _state(hass: HomeAssistant, entity_id: str) -> str:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.flatpeak.const import (
     ACCOUNT_DISABLED_RETRY_INTERVAL,
@@ -23,7 +22,13 @@ from custom_components.flatpeak.const import (
     MAX_UPDATE_INTERVAL,
     TRANSIENT_RETRY_INTERVAL,
 )
-from tests.conftest import ACCOUNT_ID, HOME_ID, NOW
+from tests.conftest import (
+    ACCOUNT_ID,
+    HOME_ID,
+    advance_time as _advance,
+    move_time_to as _move_to,
+    setup_entry as _setup,
+)
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -36,39 +41,6 @@ CURRENT = "sensor.home_current_price"
 # Flatpeak's next_update for Home is 16:00: the first poll after set-up.
 AFTER_NEXT_UPDATE = datetime(2026, 11, 25, 16, 1, tzinfo=UTC)
 CABIN_ID = "loc_cabin"
-
-
-async def _advance(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta
-) -> None:
-    freezer.tick(delta)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-async def _move_to(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, moment: datetime
-) -> None:
-    freezer.move_to(moment)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-async def _setup(
-    hass: HomeAssistant,
-    entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
-    **options: Any,
-) -> None:
-    freezer.move_to(NOW)
-    await hass.config.async_set_time_zone("Europe/London")
-    entry.add_to_hass(hass)
-    if options:
-        hass.config_entries.async_update_entry(
-            entry, options={**entry.options, **options}
-        )
-    await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def _api_calls(state: SimulatorState) -> int:

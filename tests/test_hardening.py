@@ -51,8 +51,10 @@ from tests.conftest import (
     NOW,
     WEBHOOK_ID,
     WEBHOOK_PATH,
+    advance_time as _advance,
     half_hourly_price,
     make_event,
+    setup_entry as _setup,
 )
 
 if TYPE_CHECKING:
@@ -66,31 +68,6 @@ if TYPE_CHECKING:
     from tests.simulator import RunningSimulator, SimulatorState
 
 CURRENT = "sensor.home_current_price"
-
-
-async def _setup(
-    hass: HomeAssistant,
-    entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
-    **options: Any,
-) -> None:
-    freezer.move_to(NOW)
-    await hass.config.async_set_time_zone("Europe/London")
-    entry.add_to_hass(hass)
-    if options:
-        hass.config_entries.async_update_entry(
-            entry, options={**entry.options, **options}
-        )
-    await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-async def _advance(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta
-) -> None:
-    freezer.tick(delta)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def _post_signed(
