@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from .api.exceptions import FlatpeakError, FlatpeakNotFoundError
+from .const import LOCATION_ID_PREFIX
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,7 +39,7 @@ MAX_TRACKED_LOCATIONS: Final = 256
 # Flatpeak's location ids are `loc_` and a 24-hex-digit token, as event ids are `evt_`
 # and one. A delivery naming anything else (nothing checks it before the read-back,
 # and one id could be most of a 1 MiB body) shares a single budget with its kind.
-LOCATION_ID_PATTERN: Final = re.compile(r"loc_[A-Za-z0-9_-]{1,64}")
+LOCATION_ID_PATTERN: Final = re.compile(rf"{LOCATION_ID_PREFIX}[A-Za-z0-9_-]{{1,64}}")
 _NO_LOCATION: Final = ""
 _UNSHAPED_LOCATION: Final = "?"
 
