@@ -101,7 +101,7 @@ async def test_memory_per_location(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     # A state write as at every slot boundary, so old and new states both existed once.
-    for coordinator in entry.runtime_data.coordinators.values():
+    for coordinator in entry.runtime_data.locations.values():
         coordinator.async_update_listeners()
     await hass.async_block_till_done()
     gc.collect()

@@ -48,13 +48,13 @@ from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from custom_components.flatpeak.confirmation import (
+from custom_components.flatpeak.const import EVENT_REFRESH_COOLDOWN
+from custom_components.flatpeak.webhook.confirmation import (
     READ_BACK_REFILL_PER_LOCATION,
     READ_BACK_REFILL_TOTAL,
     READ_BACKS_PER_LOCATION,
     READ_BACKS_TOTAL,
 )
-from custom_components.flatpeak.const import EVENT_REFRESH_COOLDOWN
 from tests.e2e.harness import HomeAssistant, Process, Simulator, WebSocket
 from tests.simulator.keys import SigningKey
 

@@ -22,10 +22,10 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.flatpeak import applied_events
-from custom_components.flatpeak.applied_events import EventLog, journal_path
-from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK
 from custom_components.flatpeak.store import ThrottledStore
+from custom_components.flatpeak.webhook import event_log as applied_events
+from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK
+from custom_components.flatpeak.webhook.event_log import EventLog, journal_path
 from tests.conftest import WEBHOOK_PATH, make_event
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ async def test_journal_replays_after_the_snapshot(
     assert all(event_id in log for event_id in ("evt_b", "evt_c", "evt_d"))
 
     # The replayed changes are folded into the next snapshot, which empties the journal.
-    await log.async_flush()
+    await log._store.async_flush()
     assert hass_storage[KEY]["data"]["seen"] == ["evt_b", "evt_c", "evt_d"]
     assert _journal(hass).read_bytes() == b""
 
@@ -243,7 +243,7 @@ async def test_snapshot_empties_the_journal(
     for event_id in ("evt_1", "evt_2", "evt_3"):
         log.record(event_id)
     assert _journal(hass).read_bytes() == b"evt_1\nevt_2\nevt_3\n"
-    await log.async_flush()
+    await log._store.async_flush()
     assert hass_storage[KEY]["data"] == {
         "seen": ["evt_1", "evt_2", "evt_3"],
         "last_event_id": "evt_3",
@@ -266,15 +266,15 @@ async def test_ids_recorded_during_a_snapshot_stay_in_the_journal(
     log.record("evt_1")
     writing = asyncio.Event()
     release = asyncio.Event()
-    original = ThrottledStore.async_write
+    original = ThrottledStore._async_write
 
-    async def slow_write(store: ThrottledStore, data: dict[str, Any]) -> None:
+    async def slow_write(store: ThrottledStore, data: dict[str, Any]) -> bool:
         writing.set()
         await release.wait()
-        await original(store, data)
+        return await original(store, data)
 
-    with patch.object(ThrottledStore, "async_write", slow_write):
-        flush = asyncio.create_task(log.async_flush())
+    with patch.object(ThrottledStore, "_async_write", slow_write):
+        flush = asyncio.create_task(log._store.async_flush())
         async with asyncio.timeout(30):
             await writing.wait()
         log.record("evt_2")
@@ -322,7 +322,7 @@ async def test_journal_kept_while_home_assistant_stops(
     log = await load()
     log.record("evt_1")
     hass.set_state(CoreState.stopping)
-    await log.async_flush()
+    await log._store.async_flush()
     assert _journal(hass).read_bytes() == b"evt_1\n"
 
     # The final write writes the queued snapshot; ours then empties the journal.
@@ -342,7 +342,7 @@ async def test_remove_deletes_snapshot_and_journal(
     """Removing the entry's record leaves neither file."""
     log = await load()
     log.record("evt_1")
-    await log.async_flush()
+    await log._store.async_flush()
     log.record("evt_2")
     await log.async_close()
     assert KEY in hass_storage

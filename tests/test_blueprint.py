@@ -25,8 +25,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flatpeak.const import DOMAIN
-from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK
-from custom_components.flatpeak.problems import PROBLEM_BY_EVENT_TYPE
+from custom_components.flatpeak.tariff.problems import PROBLEM_BY_EVENT_TYPE
+from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK
 from tests.conftest import HOME_ID
 
 if TYPE_CHECKING:

@@ -21,7 +21,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flatpeak.api.client import DEFAULT_API_URL, FlatpeakClient
-from custom_components.flatpeak.config_flow import _form_errors
 from custom_components.flatpeak.const import (
     CONF_ACCOUNT_ID,
     CONF_API_KEY,
@@ -36,7 +35,8 @@ from custom_components.flatpeak.const import (
     FLATPEAK_DASHBOARD_URL,
     SECTION_ADVANCED,
 )
-from custom_components.flatpeak.webhook_url import (
+from custom_components.flatpeak.errors import form_errors as _form_errors
+from custom_components.flatpeak.webhook.url import (
     async_get_or_create_webhook_url,
     webhook_url,
 )
@@ -146,7 +146,7 @@ def _break_login(simulator: RunningSimulator, fault: str, stack: ExitStack) -> N
             state.inject_fault("login", delay=5.0)
             stack.enter_context(
                 patch(
-                    "custom_components.flatpeak.runtime.FlatpeakClient",
+                    "custom_components.flatpeak.connection.FlatpeakClient",
                     partial(FlatpeakClient, request_timeout=0.05),
                 )
             )

@@ -20,8 +20,9 @@ from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.flatpeak.api.exceptions import FlatpeakNotFoundError
 from custom_components.flatpeak.api.models import Event
-from custom_components.flatpeak.applied_events import MAX_REMEMBERED_IDS
-from custom_components.flatpeak.confirmation import (
+from custom_components.flatpeak.const import CONF_REQUIRE_SIGNED_WEBHOOKS
+from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK, Outcome
+from custom_components.flatpeak.webhook.confirmation import (
     MAX_TRACKED_LOCATIONS,
     READ_BACK_REFILL_PER_LOCATION,
     READ_BACK_REFILL_TOTAL,
@@ -32,9 +33,8 @@ from custom_components.flatpeak.confirmation import (
     TokenBucket,
     Verdict,
 )
-from custom_components.flatpeak.const import CONF_REQUIRE_SIGNED_WEBHOOKS
-from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK, Outcome
-from custom_components.flatpeak.webhook_handler import async_handle_delivery
+from custom_components.flatpeak.webhook.event_log import MAX_REMEMBERED_IDS
+from custom_components.flatpeak.webhook.handler import async_handle_delivery
 from tests.conftest import ACCOUNT_ID, HOME_ID, NOW, WEBHOOK_PATH, make_event
 
 if TYPE_CHECKING:

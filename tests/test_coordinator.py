@@ -50,7 +50,7 @@ async def test_refetch_follows_next_update(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """The next fetch is at Flatpeak's next_update (16:00), with a little jitter."""
-    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
     until_next = datetime(2026, 11, 25, 16, tzinfo=UTC) - NOW
     assert coordinator.update_interval is not None
     assert until_next <= coordinator.update_interval
@@ -91,7 +91,7 @@ async def test_fallback_interval_without_next_update(
     mock_config_entry.add_to_hass(hass)
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
-    coordinator = mock_config_entry.runtime_data.coordinators[HOME_ID]
+    coordinator = mock_config_entry.runtime_data.locations[HOME_ID]
     assert coordinator.update_interval == FALLBACK_UPDATE_INTERVAL
     assert _state(hass, CURRENT) == "0.2"
 
@@ -119,7 +119,7 @@ async def test_prices_unavailable_then_available(
     assert _state(hass, CURRENT) == STATE_UNAVAILABLE
     assert _state(hass, NEXT) == STATE_UNAVAILABLE
     assert _state(hass, TARIFF) == "Agile Octopus"  # what is known stays shown
-    coordinator = mock_config_entry.runtime_data.coordinators[HOME_ID]
+    coordinator = mock_config_entry.runtime_data.locations[HOME_ID]
     assert coordinator.update_interval == PRICES_UNAVAILABLE_RETRY
 
     calls = simulator_state.calls["prices"]
@@ -145,7 +145,7 @@ async def test_transient_errors_keep_prices_while_they_cover_now(
     """API down: last prices stay while they cover now, then unavailable, then back."""
     caplog.set_level(logging.INFO)
     simulator.state.inject_fault("location", status=503, times=None)
-    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
 
     # Next fetch at 16:00 fails; the cached prices cover today and tomorrow.
     await _move_to(hass, freezer, datetime(2026, 11, 25, 16, 1, tzinfo=UTC))
@@ -181,7 +181,7 @@ async def test_rate_limit_honours_retry_after(
         "location", status=429, headers={"Retry-After": "1200"}, times=None
     )
     await _move_to(hass, freezer, datetime(2026, 11, 25, 16, 1, tzinfo=UTC))
-    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
     assert coordinator.update_interval == timedelta(seconds=1200)
     calls = simulator.state.calls["location"]
     await _advance(hass, freezer, timedelta(seconds=1100))
@@ -329,7 +329,7 @@ async def test_export_sensor_follows_export_tariff(
     simulator.state.set_price_pattern(
         HOME_ID, lambda _start: (0.15, 1.0), direction="EXPORT"
     )
-    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
     await coordinator.async_refresh()
     await hass.async_block_till_done()
     state = hass.states.get("sensor.home_current_export_price")

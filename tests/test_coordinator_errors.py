@@ -68,7 +68,7 @@ async def test_retry_after_of_years_is_capped(
         "location", status=429, headers={"Retry-After": "315360000"}, times=None
     )
     await _move_to(hass, freezer, AFTER_NEXT_UPDATE)
-    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
     assert coordinator.update_interval is not None
     assert coordinator.update_interval <= MAX_UPDATE_INTERVAL
     calls = simulator.state.calls["location"]
@@ -129,7 +129,7 @@ async def test_account_disabled_while_running(
     state.set_account_disabled(ACCOUNT_ID)
     await _move_to(hass, freezer, AFTER_NEXT_UPDATE)
     assert issue_id in _flatpeak_issues(hass)
-    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
     assert coordinator.update_interval == ACCOUNT_DISABLED_RETRY_INTERVAL
 
     calls = _api_calls(state)
@@ -166,7 +166,7 @@ async def test_malformed_price_body_is_retried_hourly(
     state = simulator.state
     state.inject_fault("prices", status=200, body=body, times=None)
     await _move_to(hass, freezer, AFTER_NEXT_UPDATE)
-    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
     assert coordinator.update_interval == FALLBACK_UPDATE_INTERVAL
     calls = state.calls["prices"]
 
@@ -194,7 +194,7 @@ async def test_chosen_location_gone_while_running_is_dropped_once(
     await _move_to(hass, freezer, AFTER_NEXT_UPDATE)
 
     assert state.calls_for("location", HOME_ID) == before + 1
-    assert HOME_ID not in init_integration.runtime_data.coordinators
+    assert HOME_ID not in init_integration.runtime_data.locations
     assert f"location_missing_{HOME_ID}" in _flatpeak_issues(hass)
     # Chosen by name: its device stays until the user removes it from the options.
     assert device_registry.async_get_device_by_identifier(
@@ -224,7 +224,7 @@ async def test_followed_all_location_gone_while_running_is_removed(
     )
     await _setup(hass, mock_config_entry, freezer, **{CONF_FOLLOW_ALL_LOCATIONS: True})
     runtime = mock_config_entry.runtime_data
-    assert set(runtime.coordinators) == {HOME_ID, CABIN_ID}
+    assert set(runtime.locations) == {HOME_ID, CABIN_ID}
     assert device_registry.async_get_device_by_identifier(
         (DOMAIN, CABIN_ID), mock_config_entry.entry_id
     )
@@ -233,7 +233,7 @@ async def test_followed_all_location_gone_while_running_is_removed(
     simulator_state.remove_location(CABIN_ID)
     await _move_to(hass, freezer, AFTER_NEXT_UPDATE)
 
-    assert set(runtime.coordinators) == {HOME_ID}
+    assert set(runtime.locations) == {HOME_ID}
     assert (
         device_registry.async_get_device_by_identifier(
             (DOMAIN, CABIN_ID), mock_config_entry.entry_id

@@ -103,7 +103,7 @@ async def test_diagnostics_prices_unavailable(
 ) -> None:
     """A location Flatpeak has no prices for yet shows the code and no prices."""
     simulator.state.set_prices_error(HOME_ID, "pending_connect")
-    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
     await coordinator.async_refresh()
     assert coordinator.data.prices_unavailable == "pending_connect"
 

@@ -15,7 +15,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.flatpeak.const import DOMAIN
-from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK
+from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK
 from tests.conftest import ACCOUNT_ID, HOME_ID, NOW, WEBHOOK_PATH, make_event
 
 if TYPE_CHECKING:

@@ -38,12 +38,12 @@ from custom_components.flatpeak.const import (
     PRICES_UNAVAILABLE_RETRY,
     SECTION_ADVANCED,
 )
-from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK, Outcome
-from custom_components.flatpeak.locations import (
+from custom_components.flatpeak.locations.followed import (
     ADD_RETRY_INTERVAL,
     MAX_CONCURRENT_ADDS,
 )
-from custom_components.flatpeak.problems import Problem
+from custom_components.flatpeak.tariff.problems import Problem
+from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK, Outcome
 from tests.conftest import (
     ACCOUNT_ID,
     HOME_ID,
@@ -119,8 +119,8 @@ async def test_invented_locations_cost_bounded_calls_and_no_coordinator(
     """
     await _setup(hass, mock_config_entry, freezer, **{CONF_FOLLOW_ALL_LOCATIONS: True})
     runtime = mock_config_entry.runtime_data
-    dispatcher = runtime.dispatcher
-    assert dispatcher is not None
+    applier = runtime.applier
+    assert applier is not None
     callbacks = _unload_callbacks(mock_config_entry)
     invented = [f"loc_{secrets.token_hex(12)}" for _ in range(50)]
 
@@ -131,13 +131,13 @@ async def test_invented_locations_cost_bounded_calls_and_no_coordinator(
             event_id=f"evt_create{number:03}",
             location_id=location_id,
         )
-        assert dispatcher.async_apply(Event.from_dict(event)) == Outcome.APPLIED
+        assert await applier.async_apply(Event.from_dict(event)) == Outcome.APPLIED
     await hass.async_block_till_done(wait_background_tasks=True)
 
     state = simulator.state
     probes = sum(state.calls_for("location", loc) for loc in invented)
     assert 0 < probes <= MAX_CONCURRENT_ADDS
-    assert set(runtime.coordinators) == {HOME_ID}
+    assert set(runtime.locations) == {HOME_ID}
     assert _unload_callbacks(mock_config_entry) == callbacks
     assert mock_config_entry.state is ConfigEntryState.LOADED
 
@@ -168,7 +168,7 @@ async def test_one_invented_location_is_probed_once_per_interval(
     await _post_signed(client, simulator, event)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert state.calls_for("location", "loc_nope") == 2
-    assert set(mock_config_entry.runtime_data.coordinators) == {HOME_ID}
+    assert set(mock_config_entry.runtime_data.locations) == {HOME_ID}
     assert _unload_callbacks(mock_config_entry) == callbacks
 
 
@@ -397,7 +397,7 @@ async def test_unexpected_error_is_500_and_keeps_the_webhook_id_out_of_the_log(
     captured = async_capture_events(hass, EVENT_FLATPEAK)
     client = await hass_client_no_auth()
     with patch(
-        "custom_components.flatpeak.webhook_handler._async_handle",
+        "custom_components.flatpeak.webhook.handler._async_handle",
         side_effect=RuntimeError("boom"),
     ):
         response = await client.post(

@@ -37,10 +37,13 @@ from custom_components.flatpeak.api.signature import (
     SignatureHeaders,
     SignatureVerifier,
 )
-from custom_components.flatpeak.applied_events import MAX_REMEMBERED_IDS, EventLog
-from custom_components.flatpeak.confirmation import EventConfirmer, ReadBackLimiter
-from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK, Outcome
-from custom_components.flatpeak.webhook_handler import MAX_BODY_BYTES
+from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK, Outcome
+from custom_components.flatpeak.webhook.confirmation import (
+    EventConfirmer,
+    ReadBackLimiter,
+)
+from custom_components.flatpeak.webhook.event_log import MAX_REMEMBERED_IDS, EventLog
+from custom_components.flatpeak.webhook.handler import MAX_BODY_BYTES
 from tests.conftest import ACCOUNT_ID, HOME_ID, NOW, WEBHOOK_PATH, make_event
 from tests.simulator import SigningKey, WebhookSender
 
@@ -621,7 +624,7 @@ async def test_flood_with_duplicates_and_reordering(
     stream = _stream(4500, 500, seed=20261125)
     assert len(stream) == 5000
     key = SigningKey.default()
-    dispatcher = init_integration.runtime_data.dispatcher
+    applier = init_integration.runtime_data.applier
     captured = async_capture_events(hass, EVENT_FLATPEAK)
     seen: set[str] = set()
     first_seen: list[str] = []
@@ -642,7 +645,7 @@ async def test_flood_with_duplicates_and_reordering(
             assert response.status == 200
             outcome = (await response.json())["message"]
         else:
-            outcome = dispatcher.async_apply(parse_event(body))
+            outcome = await applier.async_apply(parse_event(body))
         assert outcome == expected, (index, event["id"])
         if event["id"] not in seen:
             seen.add(event["id"])
@@ -718,18 +721,22 @@ async def test_entry_event_log_bounded_after_6000_events(
 ) -> None:
     """The entry's own log after 6,000 events: MAX ids kept, the newest still deduplicated."""
     runtime = init_integration.runtime_data
-    dispatcher = runtime.dispatcher
+    applier = runtime.applier
     events = [
         Event.from_dict(
             make_event("customer.update", event_id=f"evt_{n:06}", location_id="loc_x")
         )
         for n in range(6000)
     ]
-    assert all(dispatcher.async_apply(e) == Outcome.APPLIED for e in events)
+    assert [await applier.async_apply(e) for e in events] == [Outcome.APPLIED] * len(
+        events
+    )
     assert len(runtime.event_log) == MAX_REMEMBERED_IDS
     captured = async_capture_events(hass, EVENT_FLATPEAK)
     newest = events[-MAX_REMEMBERED_IDS:]
-    assert all(dispatcher.async_apply(e) == Outcome.DUPLICATE for e in newest)
+    assert [await applier.async_apply(e) for e in newest] == [Outcome.DUPLICATE] * len(
+        newest
+    )
     await hass.async_block_till_done()
     assert captured == []
 

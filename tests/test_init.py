@@ -169,7 +169,7 @@ async def test_one_missing_location_is_set_aside(
         locations=[HOME_ID, "loc_missing"],
     )
     assert mock_config_entry.state is ConfigEntryState.LOADED
-    assert list(mock_config_entry.runtime_data.coordinators) == [HOME_ID]
+    assert list(mock_config_entry.runtime_data.locations) == [HOME_ID]
     assert hass.states.get("sensor.home_current_price").state == "0.3"  # type: ignore[union-attr]
     issue = ir.async_get(hass).async_get_issue(DOMAIN, "location_missing_loc_missing")
     assert issue is not None

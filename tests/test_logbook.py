@@ -16,8 +16,8 @@ from homeassistant.helpers.integration_platform import (
 import pytest
 
 from custom_components.flatpeak.const import DOMAIN
-from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK
 from custom_components.flatpeak.logbook import async_describe_events, describe_type
+from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK
 from tests.conftest import HOME_ID
 
 if TYPE_CHECKING:

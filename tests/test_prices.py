@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from custom_components.flatpeak.api.models import PriceSlot
-from custom_components.flatpeak.prices import (
+from custom_components.flatpeak.pricing.series import (
     PriceSeries,
     cells_as_dicts,
     day_series,

@@ -10,7 +10,7 @@ import pytest
 
 from custom_components.flatpeak.api.models import Event, LocationStatus
 from custom_components.flatpeak.const import DOMAIN
-from custom_components.flatpeak.problems import (
+from custom_components.flatpeak.tariff.problems import (
     ActiveProblem,
     Problem,
     ProblemTracker,

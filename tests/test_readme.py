@@ -31,21 +31,21 @@ from homeassistant.util import yaml as yaml_util
 import pytest
 import yaml
 
-from custom_components.flatpeak import (
-    applied_events,
-    confirmation,
-    const,
-    locations,
-    prices,
-    problems,
-    webhook_handler,
-)
+from custom_components.flatpeak import const
 from custom_components.flatpeak.api import client, delivery, signature
 from custom_components.flatpeak.binary_sensor import PROBLEM_SENSORS
+from custom_components.flatpeak.locations import followed as locations
+from custom_components.flatpeak.pricing import series as prices
 from custom_components.flatpeak.sensor import SENSORS
 from custom_components.flatpeak.services import (
     FIND_CHEAPEST_WINDOW_SCHEMA,
     GET_PRICES_SCHEMA,
+)
+from custom_components.flatpeak.tariff import problems
+from custom_components.flatpeak.webhook import (
+    confirmation,
+    event_log as applied_events,
+    handler as webhook_handler,
 )
 from tests.conftest import WEBHOOK_PATH
 

@@ -19,9 +19,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.flatpeak.const import DOMAIN, EVENT_REFRESH_COOLDOWN
-from custom_components.flatpeak.locations import location_missing_issue_id
-from custom_components.flatpeak.problems import SAVE_DELAY
+from custom_components.flatpeak.locations.followed import location_missing_issue_id
 from custom_components.flatpeak.repairs import async_create_fix_flow
+from custom_components.flatpeak.tariff.problems import SAVE_DELAY
 from tests.conftest import HOME_ID, NOW, WEBHOOK_PATH, make_event
 
 if TYPE_CHECKING:
@@ -500,5 +500,5 @@ async def test_location_delete_of_a_location_that_exists_changes_nothing(
     await _deliver(hass, client, "location.delete", "evt_2")
     assert _flatpeak_issues(hass) == [_issue_id(EXPIRED)]
     assert mock_config_entry.runtime_data.problems.locations() == [HOME_ID]
-    assert HOME_ID in mock_config_entry.runtime_data.coordinators
+    assert HOME_ID in mock_config_entry.runtime_data.locations
     assert mock_config_entry.options["locations"] == [HOME_ID]

@@ -21,9 +21,9 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK, Outcome
-from custom_components.flatpeak.problems import Problem
 from custom_components.flatpeak.store import ThrottledStore
+from custom_components.flatpeak.tariff.problems import Problem
+from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK, Outcome
 from tests.conftest import HOME_ID, NOW, WEBHOOK_PATH, make_event
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.flatpeak.const import CONF_LOCATIONS, DOMAIN
-from custom_components.flatpeak.target_window import SUBENTRY_TARGET_WINDOW
+from custom_components.flatpeak.pricing.target_window_flow import SUBENTRY_TARGET_WINDOW
 from tests.conftest import ACCOUNT_ID, HOME_ID, LONDON, half_hourly_price
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ async def test_non_contiguous_runs(
 ) -> None:
     """Separate cheap hours: on in each, off between, next_start/next_end per run."""
     simulator.state.set_price_pattern(HOME_ID, _price_pattern({2: 0.01, 5: 0.02}))
-    await init_integration.runtime_data.coordinators[HOME_ID].async_refresh()
+    await init_integration.runtime_data.locations[HOME_ID].async_refresh()
     await _add_window(
         hass,
         init_integration,
@@ -189,7 +189,7 @@ async def test_rechosen_before_start_kept_after(
 ) -> None:
     """New prices move a window that has not started; once on, it stays."""
     await _add_window(hass, init_integration, OVERNIGHT)
-    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
 
     simulator.state.set_price_pattern(HOME_ID, _price_pattern({3: 0.01}))
     await coordinator.async_refresh()
@@ -318,7 +318,7 @@ async def test_chosen_once_the_period_prices_are_known(
             for index in range(48 * days)
         ]
 
-    coordinator = init_integration.runtime_data.coordinators[HOME_ID]
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
     simulator.state.set_prices(HOME_ID, slots(1))
     await coordinator.async_refresh()
     await _add_window(hass, init_integration, OVERNIGHT)

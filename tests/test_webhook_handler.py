@@ -26,8 +26,8 @@ from custom_components.flatpeak.const import (
     CONF_REQUIRE_SIGNED_WEBHOOKS,
     DOMAIN,
 )
-from custom_components.flatpeak.dispatcher import EVENT_FLATPEAK
-from custom_components.flatpeak.webhook_handler import (
+from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK
+from custom_components.flatpeak.webhook.handler import (
     MAX_BODY_BYTES,
 )
 from tests.conftest import (
@@ -600,7 +600,7 @@ async def test_new_and_deleted_locations(
         )
         is None
     )
-    assert "loc_cabin" not in init_integration.runtime_data.coordinators
+    assert "loc_cabin" not in init_integration.runtime_data.locations
     assert hass.states.get("sensor.cabin_current_price") is None
 
 
@@ -622,7 +622,7 @@ async def test_deleted_selected_location_stays_in_options(
     assert response.status == 200
     await hass.async_block_till_done(wait_background_tasks=True)
     assert init_integration.options["locations"] == [HOME_ID]
-    assert HOME_ID not in init_integration.runtime_data.coordinators
+    assert HOME_ID not in init_integration.runtime_data.locations
     assert device_registry.async_get_device_by_identifier(
         (DOMAIN, HOME_ID), init_integration.entry_id
     )

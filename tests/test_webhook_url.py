@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.flatpeak.webhook_url import webhook_url_warning
+from custom_components.flatpeak.webhook.url import webhook_url_warning
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 import pytest
 
-from custom_components.flatpeak.api.models import PriceSlot
-from custom_components.flatpeak.windows import (
-    Direction,
+from custom_components.flatpeak.api.models import PriceSlot, TariffDirection
+from custom_components.flatpeak.pricing.windows import (
     DurationTooLongError,
     NotCoveredError,
     Window,
@@ -90,7 +89,7 @@ def oracle(
     latest: datetime,
     *,
     contiguous: bool,
-    direction: Direction,
+    direction: TariffDirection,
 ) -> tuple[str, list[datetime]] | tuple[str, None]:
     """Try every allowed start (or every minute) and keep the best; ties to the earliest."""
     span = int((latest - earliest) / MINUTE)
@@ -100,7 +99,7 @@ def oracle(
     minutes = [earliest + MINUTE * i for i in range(span)]
     if any(minute not in prices for minute in minutes):
         return "window_not_covered", None
-    sign = -1 if direction is Direction.EXPORT else 1
+    sign = -1 if direction is TariffDirection.EXPORT else 1
     if not contiguous:
         ranked = sorted(minutes, key=lambda minute: (sign * prices[minute], minute))
         return "ok", sorted(ranked[:duration])
@@ -121,7 +120,7 @@ def oracle(
 @st.composite
 def problems(
     draw: st.DrawFn,
-) -> tuple[list[PriceSlot], int, datetime, datetime, Direction]:
+) -> tuple[list[PriceSlot], int, datetime, datetime, TariffDirection]:
     """A series, a span around it (sometimes reaching past it) and a duration."""
     slots = draw(series())
     first = slots[0].valid_from.astimezone(UTC)
@@ -130,12 +129,12 @@ def problems(
     start = draw(st.integers(-10, length - 1))
     end = draw(st.integers(start + 1, length + 10))
     duration = draw(st.integers(1, end - start + 20))
-    direction = draw(st.sampled_from(Direction))
+    direction = draw(st.sampled_from(TariffDirection))
     return slots, duration, first + start * MINUTE, first + end * MINUTE, direction
 
 
 def _check(
-    problem: tuple[list[PriceSlot], int, datetime, datetime, Direction],
+    problem: tuple[list[PriceSlot], int, datetime, datetime, TariffDirection],
     *,
     contiguous: bool,
 ) -> None:
@@ -179,7 +178,7 @@ def _check(
 )
 @given(problems())
 def test_contiguous_window_matches_oracle(
-    problem: tuple[list[PriceSlot], int, datetime, datetime, Direction],
+    problem: tuple[list[PriceSlot], int, datetime, datetime, TariffDirection],
 ) -> None:
     """The cheapest (dearest for export) contiguous window is the oracle's."""
     _check(problem, contiguous=True)
@@ -190,7 +189,7 @@ def test_contiguous_window_matches_oracle(
 )
 @given(problems())
 def test_cheapest_set_matches_oracle(
-    problem: tuple[list[PriceSlot], int, datetime, datetime, Direction],
+    problem: tuple[list[PriceSlot], int, datetime, datetime, TariffDirection],
 ) -> None:
     """The cheapest (dearest for export) set of slots is the oracle's."""
     _check(problem, contiguous=False)
@@ -245,7 +244,7 @@ def test_ties_go_to_the_earliest_window() -> None:
     """Equal windows: the earliest wins, for either direction and both kinds."""
     slots = _hourly(START, [2.0, 1.0, 2.0, 1.0, 2.0])
     for contiguous in (True, False):
-        for direction, expected in ((Direction.IMPORT, 1), (Direction.EXPORT, 0)):
+        for direction, expected in ((TariffDirection.IMPORT, 1), (TariffDirection.EXPORT, 0)):
             window = find_window(
                 slots,
                 duration=timedelta(hours=1),

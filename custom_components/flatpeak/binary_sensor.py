@@ -13,14 +13,13 @@ from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.core import HomeAssistant, callback
 
 from .entity import FlatpeakEntity
-from .problems import ActiveProblem, Problem
-from .runtime import async_on_each_location
-from .target_window_sensor import async_setup_target_windows
+from .pricing.target_window_sensor import async_setup_target_windows
+from .tariff.problems import ActiveProblem, Problem, ProblemTracker
 
 if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-    from .coordinator import FlatpeakLocationCoordinator
+    from .locations.coordinator import FlatpeakLocationCoordinator
     from .runtime import FlatpeakConfigEntry
 
 # State comes from the problem tracker, not from API calls.
@@ -54,15 +53,16 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the problem sensors of every location and the target-window sensors."""
+    problems = entry.runtime_data.problems
 
     @callback
     def add_location(coordinator: FlatpeakLocationCoordinator) -> None:
         async_add_entities(
-            FlatpeakProblemSensor(coordinator, description)
+            FlatpeakProblemSensor(coordinator, description, problems)
             for description in PROBLEM_SENSORS
         )
 
-    async_on_each_location(hass, entry, add_location)
+    entry.runtime_data.locations.async_on_each(add_location)
     async_setup_target_windows(hass, entry, async_add_entities)
 
 
@@ -70,6 +70,16 @@ class FlatpeakProblemSensor(FlatpeakEntity, BinarySensorEntity):
     """On while Flatpeak reports a tariff problem for the location."""
 
     entity_description: FlatpeakProblemDescription
+
+    def __init__(
+        self,
+        coordinator: FlatpeakLocationCoordinator,
+        description: FlatpeakProblemDescription,
+        problems: ProblemTracker,
+    ) -> None:
+        """Show one problem of one location, as the entry's problem tracker knows it."""
+        super().__init__(coordinator, description)
+        self._problems = problems
 
     @property
     @override
@@ -85,7 +95,7 @@ class FlatpeakProblemSensor(FlatpeakEntity, BinarySensorEntity):
 
     @property
     def _active(self) -> ActiveProblem | None:
-        return self.coordinator.config_entry.runtime_data.problems.active(
+        return self._problems.active(
             self.coordinator.location_id, self.entity_description.problem
         )
 
@@ -101,7 +111,7 @@ class FlatpeakProblemSensor(FlatpeakEntity, BinarySensorEntity):
         """Follow the problem tracker as well as the coordinator."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            self.coordinator.config_entry.runtime_data.problems.async_add_listener(
+            self._problems.async_add_listener(
                 self.coordinator.location_id,
                 self.entity_description.problem,
                 self.async_write_ha_state,

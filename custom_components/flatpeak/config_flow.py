@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any, override
 from urllib.parse import urlparse
@@ -16,7 +15,7 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
 )
 from homeassistant.core import callback
-from homeassistant.data_entry_flow import AbortFlow, section
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
     BooleanSelector,
     SelectOptionDict,
@@ -29,11 +28,7 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .api.client import DEFAULT_API_URL, FlatpeakClient, is_test_key
-from .api.exceptions import (
-    FlatpeakAccountDisabledError,
-    FlatpeakAuthenticationError,
-    FlatpeakError,
-)
+from .connection import create_client
 from .const import (
     CONF_ACCOUNT_ID,
     CONF_API_KEY,
@@ -47,20 +42,19 @@ from .const import (
     DEFAULT_FOLLOW_ALL_LOCATIONS,
     DOMAIN,
     FLATPEAK_DASHBOARD_URL,
-    LOGGER,
     SECTION_ADVANCED,
 )
-from .prices import DEFAULT_RESOLUTION, RESOLUTIONS
-from .runtime import create_client
-from .target_window import SUBENTRY_TARGET_WINDOW, TargetWindowFlow
-from .webhook_url import (
+from .errors import form_errors
+from .pricing.series import DEFAULT_RESOLUTION, RESOLUTIONS
+from .pricing.target_window_flow import SUBENTRY_TARGET_WINDOW, TargetWindowFlow
+from .webhook.url import (
     async_get_or_create_webhook_url,
     webhook_url,
     webhook_url_warning,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from .api.models import Location
 
@@ -113,25 +107,6 @@ def _insecure_api_url(url: str) -> bool:
         return not ip_address(parsed.hostname).is_loopback
     except ValueError:
         return True
-
-
-@contextmanager
-def _form_errors(errors: dict[str, str]) -> Iterator[None]:
-    """Turn a failed Flatpeak call inside the block into the form's base error."""
-    try:
-        yield
-    except AbortFlow:
-        raise
-    except FlatpeakAuthenticationError:
-        errors["base"] = "invalid_auth"
-    except FlatpeakAccountDisabledError:
-        errors["base"] = "account_disabled"
-    except FlatpeakError:
-        # Unreachable, timed out, rate limited, 5xx, or an answer that is not the API's.
-        errors["base"] = "cannot_connect"
-    except Exception:  # noqa: BLE001 - logged with its traceback below
-        LOGGER.exception("Unexpected error while talking to Flatpeak")
-        errors["base"] = "unknown"
 
 
 def _unique_id(client: FlatpeakClient) -> str:
@@ -215,7 +190,7 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
             if _insecure_api_url(api_url):
                 errors["base"] = "insecure_api_url"
             else:
-                with _form_errors(errors):
+                with form_errors(errors):
                     await client.login()
             if not errors:
                 await self.async_set_unique_id(_unique_id(client))
@@ -240,7 +215,7 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
                 return await self._async_create_entry(selected)
             errors[CONF_LOCATIONS] = "no_locations_selected"
         if self._locations is None:
-            with _form_errors(errors):
+            with form_errors(errors):
                 self._locations = await self._client.list_locations()
             if self._locations == []:
                 return await self.async_step_no_locations()
@@ -323,7 +298,7 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
                 api_key,
                 entry.data[CONF_API_URL],
             )
-            with _form_errors(errors):
+            with form_errors(errors):
                 await client.login()
             if errors.get("base") == "invalid_auth":
                 # The client logs in as the entry's own account, so a key of another
@@ -366,7 +341,7 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
             if _insecure_api_url(user_input[CONF_API_URL]):
                 errors["base"] = "insecure_api_url"
             else:
-                with _form_errors(errors):
+                with form_errors(errors):
                     await client.login()
             if not errors:
                 return self.async_update_reload_and_abort(
@@ -419,7 +394,7 @@ class FlatpeakOptionsFlow(OptionsFlowWithReload):
                 entry.data[CONF_API_KEY],
                 entry.data[CONF_API_URL],
             )
-            with _form_errors(errors):
+            with form_errors(errors):
                 self._locations = await client.list_locations()
 
         fields: dict[probatio.Marker, Any] = {}

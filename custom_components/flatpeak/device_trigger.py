@@ -17,8 +17,8 @@ from homeassistant.helpers import device_registry as dr
 import probatio
 
 from .const import DOMAIN
-from .dispatcher import EVENT_FLATPEAK, LOCATION_EVENT_TYPES, entity_event_type
 from .entity import device_location_id
+from .webhook.applier import EVENT_FLATPEAK, LOCATION_EVENT_TYPES, entity_event_type
 
 if TYPE_CHECKING:
     from homeassistant.core import CALLBACK_TYPE, HomeAssistant

@@ -31,7 +31,7 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """Return the entry's settings and each location's last data."""
     locations: dict[str, Any] = {}
-    for location_id, coordinator in entry.runtime_data.coordinators.items():
+    for location_id, coordinator in entry.runtime_data.locations.items():
         data = coordinator.data
         locations[location_id] = {
             "last_update_success": coordinator.last_update_success,
@@ -50,6 +50,12 @@ async def async_get_config_entry_diagnostics(
                 "options": dict(entry.options),
             },
             "locations": locations,
+            # What support asks first when an event seems lost or applied twice.
+            "event_log": {
+                "remembered_ids": len(entry.runtime_data.event_log),
+                "last_event_id": entry.runtime_data.event_log.last_event_id,
+                "floor_event_id": entry.runtime_data.event_log.floor_event_id,
+            },
         },
         TO_REDACT,
     )

@@ -8,22 +8,33 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, FLATPEAK_DASHBOARD_URL, LOCATION_ID_PREFIX
-from .coordinator import FlatpeakLocationCoordinator
+from .locations.coordinator import FlatpeakLocationCoordinator
 
 if TYPE_CHECKING:
     from homeassistant.helpers.device_registry import DeviceEntry
     from homeassistant.helpers.entity import EntityDescription
 
 
+def service_device_info(
+    identifier: str, name: str, *, model: str, configuration_url: str | None = None
+) -> DeviceInfo:
+    """Describe one of the integration's service devices."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, identifier)},
+        name=name,
+        manufacturer="Flatpeak",
+        model=model,
+        entry_type=DeviceEntryType.SERVICE,
+        configuration_url=configuration_url,
+    )
+
+
 def location_device_info(coordinator: FlatpeakLocationCoordinator) -> DeviceInfo:
     """Describe the device that stands for a location."""
-    location = coordinator.data.location
-    return DeviceInfo(
-        identifiers={(DOMAIN, coordinator.location_id)},
-        name=location.display_name,
-        manufacturer="Flatpeak",
+    return service_device_info(
+        coordinator.location_id,
+        coordinator.data.location.display_name,
         model="Location",
-        entry_type=DeviceEntryType.SERVICE,
         configuration_url=FLATPEAK_DASHBOARD_URL,
     )
 

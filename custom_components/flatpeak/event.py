@@ -8,15 +8,18 @@ from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
-from .dispatcher import LOCATION_EVENT_TYPES, entity_event_type, location_event_signal
 from .entity import FlatpeakEntity
-from .runtime import async_on_each_location
+from .webhook.applier import (
+    LOCATION_EVENT_TYPES,
+    entity_event_type,
+    location_event_signal,
+)
 
 if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
     from .api.models import Event
-    from .coordinator import FlatpeakLocationCoordinator
+    from .locations.coordinator import FlatpeakLocationCoordinator
     from .runtime import FlatpeakConfigEntry
 
 # Events are pushed; nothing is polled.
@@ -40,7 +43,7 @@ async def async_setup_entry(
     def add_location(coordinator: FlatpeakLocationCoordinator) -> None:
         async_add_entities([FlatpeakEventEntity(coordinator, TARIFF_EVENT)])
 
-    async_on_each_location(hass, entry, add_location)
+    entry.runtime_data.locations.async_on_each(add_location)
 
 
 class FlatpeakEventEntity(FlatpeakEntity, EventEntity):

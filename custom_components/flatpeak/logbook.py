@@ -13,7 +13,7 @@ from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
-from .dispatcher import EVENT_FLATPEAK
+from .webhook.applier import EVENT_FLATPEAK
 
 if TYPE_CHECKING:
     from collections.abc import Callable

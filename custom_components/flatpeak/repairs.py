@@ -10,9 +10,9 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import probatio
 
-from .api.exceptions import FlatpeakError
-from .const import DOMAIN, LOGGER
-from .problems import Problem, problem_resolved
+from .const import DOMAIN
+from .errors import form_errors
+from .tariff.problems import Problem, problem_resolved
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from homeassistant.components.repairs import RepairsFlowResult
     from homeassistant.core import HomeAssistant
 
+    from .api.models import LocationStatus
     from .runtime import FlatpeakConfigEntry
 
 _DATA_KEYS: Final = frozenset({"entry_id", "location_id", "problem"})
@@ -63,19 +64,15 @@ class TariffProblemRepairFlow(RepairsFlow):
             if active is None:
                 # Cleared meanwhile (e.g. by a location.update): nothing left to check.
                 return self.async_create_entry(data={})
-            try:
+            status: LocationStatus | None = None
+            with form_errors(errors):
                 status = await runtime.client.get_location_status(self._location_id)
-            except FlatpeakError as err:
-                LOGGER.debug(
-                    "Cannot check Flatpeak status of %s: %s", self._location_id, err
-                )
-                errors["base"] = "cannot_connect"
-            else:
+            if status is not None:
                 # Read just now, after the user saw the issue: no `since` guard needed.
                 if problem_resolved(self._problem, active, status, dt_util.utcnow()):
                     runtime.problems.async_clear(self._location_id, self._problem)
                     # The tariff sensors should show the fixed tariff now, too.
-                    if coordinator := runtime.coordinators.get(self._location_id):
+                    if coordinator := runtime.locations.get(self._location_id):
                         await coordinator.async_request_refresh()
                     return self.async_create_entry(data={})
                 errors["base"] = "still_present"

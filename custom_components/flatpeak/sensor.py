@@ -12,15 +12,14 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory, UnitOfEnergy
+from homeassistant.const import EntityCategory
 from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
 from .api.models import TariffDirection
 from .const import CONF_PRICE_RESOLUTION
 from .entity import FlatpeakEntity
-from .prices import DEFAULT_RESOLUTION, day_series, local_day
-from .runtime import async_on_each_location
+from .pricing.series import DEFAULT_RESOLUTION, day_series, local_day, price_unit
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,10 +29,10 @@ if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
     from homeassistant.helpers.typing import StateType
 
-    from . import FlatpeakConfigEntry
     from .api.models import TariffSlotStatus
-    from .coordinator import FlatpeakLocationCoordinator, LocationData
-    from .prices import DayStatistics, PriceSeries
+    from .locations.coordinator import FlatpeakLocationCoordinator, LocationData
+    from .pricing.series import DayStatistics, PriceSeries
+    from .runtime import FlatpeakConfigEntry
 
 # Coordinators fetch; entities only read their data.
 PARALLEL_UPDATES = 0
@@ -320,7 +319,7 @@ async def async_setup_entry(
         # An export tariff connected later brings its sensor without a reload.
         entry.async_on_unload(coordinator.async_add_listener(add_new_sensors))
 
-    async_on_each_location(hass, entry, add_location)
+    entry.runtime_data.locations.async_on_each(add_location)
 
 
 class FlatpeakSensor(FlatpeakEntity, SensorEntity):
@@ -343,7 +342,7 @@ class FlatpeakSensor(FlatpeakEntity, SensorEntity):
         if not self.entity_description.is_price:
             return super().native_unit_of_measurement
         currency = self.coordinator.data.currency
-        return f"{currency}/{UnitOfEnergy.KILO_WATT_HOUR}" if currency else None
+        return price_unit(currency)
 
     @property
     @override

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from homeassistant.const import ATTR_CONFIG_ENTRY_ID, UnitOfEnergy
+from homeassistant.const import ATTR_CONFIG_ENTRY_ID
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -13,7 +13,7 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, service
 from homeassistant.helpers.selector import ConfigEntrySelector
 from homeassistant.util import dt as dt_util
@@ -22,17 +22,19 @@ import probatio
 from .api.exceptions import (
     FlatpeakAuthenticationError,
     FlatpeakError,
-    FlatpeakPricesUnavailableError,
 )
-from .api.models import TariffDirection
 from .const import DOMAIN
-from .prices import slots_as_dicts
-from .windows import Direction, Window, WindowError, find_window
+from .errors import action_error
+from .pricing.series import (
+    DIRECTION_OPTIONS,
+    direction_from_option,
+    price_unit,
+    slots_as_dicts,
+)
+from .pricing.windows import WindowError, find_window, window_as_dict
 
 if TYPE_CHECKING:
-    from datetime import tzinfo
 
-    from homeassistant.util.json import JsonValueType
 
     from .runtime import FlatpeakConfigEntry
 
@@ -75,7 +77,7 @@ FIND_CHEAPEST_WINDOW_SCHEMA: Final = probatio.Schema(
         probatio.Optional(ATTR_LATEST_END): cv.datetime,
         probatio.Optional(ATTR_CONTIGUOUS, default=True): cv.boolean,
         probatio.Optional(ATTR_DIRECTION, default="import"): probatio.In(
-            [direction.value for direction in Direction]
+            list(DIRECTION_OPTIONS)
         ),
     }
 )
@@ -88,7 +90,7 @@ def _loaded_entry(hass: HomeAssistant, entry_id: str) -> FlatpeakConfigEntry:
 
 
 def _location_id(entry: FlatpeakConfigEntry, requested: str | None) -> str:
-    followed = entry.runtime_data.coordinators
+    followed = entry.runtime_data.locations
     if requested is None:
         if len(followed) != 1:
             raise ServiceValidationError(
@@ -123,37 +125,21 @@ async def _async_get_prices(call: ServiceCall) -> ServiceResponse:
         raise ServiceValidationError(
             translation_domain=DOMAIN, translation_key="invalid_window"
         )
-    direction = TariffDirection(call.data[ATTR_DIRECTION].upper())
-    coordinator = entry.runtime_data.coordinators[location_id]
+    direction = direction_from_option(call.data[ATTR_DIRECTION])
+    coordinator = entry.runtime_data.locations[location_id]
     try:
         prices = await entry.runtime_data.client.get_prices(
             location_id, start=start, end=end, direction=direction
         )
-    except FlatpeakPricesUnavailableError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="prices_unavailable",
-            translation_placeholders={
-                "code": err.code or "",
-                "location_id": location_id,
-            },
-        ) from err
-    except FlatpeakAuthenticationError as err:
-        entry.async_start_reauth(call.hass)
-        raise HomeAssistantError(
-            translation_domain=DOMAIN, translation_key="invalid_auth"
-        ) from err
     except FlatpeakError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"error": str(err)},
-        ) from err
+        if isinstance(err, FlatpeakAuthenticationError):
+            entry.async_start_reauth(call.hass)
+        raise action_error(err, location_id) from err
     zone = coordinator.zone
     return {
         "location_id": location_id,
         "currency": prices.currency_code,
-        "unit": f"{prices.currency_code}/{UnitOfEnergy.KILO_WATT_HOUR}",
+        "unit": price_unit(prices.currency_code),
         "prices": slots_as_dicts(prices.slots, zone),
     }
 
@@ -162,12 +148,12 @@ async def _async_find_cheapest_window(call: ServiceCall) -> ServiceResponse:
     """Search the prices already fetched: no API call, native slot lengths."""
     entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
     location_id = _location_id(entry, call.data.get(ATTR_LOCATION_ID))
-    coordinator = entry.runtime_data.coordinators[location_id]
-    direction = Direction(call.data[ATTR_DIRECTION])
+    coordinator = entry.runtime_data.locations[location_id]
+    direction = direction_from_option(call.data[ATTR_DIRECTION])
     duration: timedelta = call.data[ATTR_DURATION]
     zone = coordinator.zone
     data = coordinator.data
-    series = data.series(TariffDirection(direction.upper())) if data else None
+    series = data.series(direction) if data else None
     slots = series.slots if series is not None else ()
     earliest = _aware(call.data.get(ATTR_EARLIEST_START) or dt_util.utcnow())
     latest_given = call.data.get(ATTR_LATEST_END)
@@ -218,28 +204,8 @@ async def _async_find_cheapest_window(call: ServiceCall) -> ServiceResponse:
     return {
         "location_id": location_id,
         "currency": currency,
-        "unit": f"{currency}/{UnitOfEnergy.KILO_WATT_HOUR}" if currency else None,
+        "unit": price_unit(currency),
         **window_as_dict(window, zone, _seconds(duration)),
-    }
-
-
-def window_as_dict(
-    window: Window, zone: tzinfo, duration: float
-) -> dict[str, JsonValueType]:
-    """Serialise a window for the response, in local time."""
-    return {
-        "start": window.start.astimezone(zone).isoformat(),
-        "end": window.end.astimezone(zone).isoformat(),
-        "average_price": window.average_price,
-        "duration": duration,
-        "slots": [
-            {
-                "start": slot.start.astimezone(zone).isoformat(),
-                "end": slot.end.astimezone(zone).isoformat(),
-                "price": slot.price,
-            }
-            for slot in window.slots
-        ],
     }
 
 

@@ -19,7 +19,7 @@ from homeassistant.components import webhook
 from homeassistant.const import Platform
 from homeassistant.helpers.discovery import async_load_platform
 
-from custom_components.flatpeak import webhook_handler as flatpeak_webhook
+from custom_components.flatpeak.webhook import handler as flatpeak_webhook
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from homeassistant.components.event import EventEntity
 from homeassistant.core import callback
 
-from custom_components.flatpeak.dispatcher import (
+from custom_components.flatpeak.webhook.applier import (
     LOCATION_EVENT_TYPES,
     entity_event_type,
 )

@@ -18,12 +18,12 @@ from homeassistant.components.recorder import core as recorder_core
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.helpers import json as json_helper, storage
 
-from custom_components.flatpeak import (
-    applied_events,
+from custom_components.flatpeak.tariff import problems
+from custom_components.flatpeak.webhook import (
+    applier,
     confirmation,
-    dispatcher,
-    problems,
-    webhook_handler as flatpeak_webhook,
+    event_log as applied_events,
+    handler as flatpeak_webhook,
 )
 
 if TYPE_CHECKING:
@@ -106,9 +106,9 @@ def install() -> None:
     _sync(applied_events.EventLog, "record", "de-dup: record (all)")
     _sync(applied_events, "_write_all", "journal: write (event loop)")
     _async(confirmation.EventConfirmer, "async_confirm", "read-back (wall)")
-    _sync(dispatcher.EventDispatcher, "async_apply", "dispatch (all)")
-    _sync(dispatcher.EventDispatcher, "_fire_bus_event", "dispatch: bus event")
-    _sync(dispatcher, "async_dispatcher_send", "dispatch: event entity state")
+    _sync(applier.EventApplier, "_apply", "dispatch (all)")
+    _sync(applier.EventApplier, "_fire_bus_event", "dispatch: bus event")
+    _sync(applier, "async_dispatcher_send", "dispatch: event entity state")
     _sync(problems.ProblemTracker, "async_raise", "dispatch: problem")
     _async(applied_events.EventLog, "_async_write_snapshot", "snapshot (wall)")
     _sync(applied_events.EventLog, "_compact", "journal: emptied after a snapshot")

@@ -33,7 +33,6 @@ HEADER_SIGNATURE: Final = "Flatpeak-Signature"
 HEADER_SIGNATURE_SCHEME: Final = "Flatpeak-Signature-Scheme"
 HEADER_TIMESTAMP: Final = "Flatpeak-Timestamp"
 HEADER_KEY_ID: Final = "Flatpeak-Key-ID"
-HEADER_VERSION: Final = "Flatpeak-Version"
 
 SIGNATURE_SCHEME: Final = "v1"
 UNSIGNED: Final = "none"

@@ -11,25 +11,20 @@ replays the journal after the snapshot; a written snapshot empties the journal.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
-from homeassistant.core import CoreState, HassJob, callback
-from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import STORAGE_DIR
 
-from .api.delivery import is_event_id
-from .const import DOMAIN, LOGGER
-from .store import ThrottledStore
+from ..api.delivery import is_event_id
+from ..const import DOMAIN, LOGGER
+from ..store import ThrottledStore
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
-    from homeassistant.core import Event, HomeAssistant
+    from homeassistant.core import HomeAssistant
 
 SAVE_DELAY: Final = 2.0
 # Enough for every event of Flatpeak's retry window (FLATPEAK_RETRY_WINDOW) and more than
@@ -93,15 +88,18 @@ class EventLog:
         """Prepare; call `async_load` before use."""
         self._hass = hass
         self._store = ThrottledStore(
-            hass, f"{DOMAIN}.{entry_id}.events", self._as_stored, SAVE_DELAY
+            hass,
+            f"{DOMAIN}.{entry_id}.events",
+            self._as_stored,
+            SAVE_DELAY,
+            on_saved=self._drop_saved_lines,
         )
         self._journal_path = journal_path(hass, entry_id)
         self._fd: int | None = None
         # What the journal holds beyond the last snapshot written, in order.
         self._unsaved: list[bytes] = []
-        self._snapshot_timer: Callable[[], None] | None = None
-        self._unsub_final_write: Callable[[], None] | None = None
-        self._snapshot_lock = asyncio.Lock()
+        # How many of those the snapshot being written holds.
+        self._covered = 0
         self._capacity = capacity
         # A set to look ids up and a deque for their order: copying an OrderedDict of
         # 5,000 ids for a snapshot took 0.1-0.8 ms on a 2-core machine (its iterator
@@ -163,7 +161,7 @@ class EventLog:
             )
         if self._unsaved:
             # Fold the replayed changes into the snapshot so the journal starts empty.
-            self._schedule_snapshot()
+            self._store.schedule_save()
 
     @staticmethod
     def _stored_id(stored: dict[str, Any], key: str) -> str | None:
@@ -230,57 +228,20 @@ class EventLog:
             raise RuntimeError(msg)
         _write_all(self._fd, line)
         self._unsaved.append(line)
-        self._schedule_snapshot()
+        self._store.schedule_save()
 
     def _as_stored(self) -> dict[str, Any]:
+        # The journal lines written so far are what this snapshot holds.
+        self._covered = len(self._unsaved)
         return {
             "seen": list(self._order),
             "last_event_id": self.last_event_id,
             "floor_event_id": self.floor_event_id,
         }
 
-    @callback
-    def _schedule_snapshot(self) -> None:
-        # Scheduled by the first change and not pushed back by later ones, so a steady
-        # stream of deliveries cannot postpone it.
-        if self._snapshot_timer is None:
-            self._snapshot_timer = async_call_later(
-                self._hass,
-                SAVE_DELAY,
-                HassJob(self._snapshot_due, cancel_on_shutdown=True),
-            )
-        if self._unsub_final_write is None:
-            # A snapshot during a stop is only queued for this event: write it then.
-            self._unsub_final_write = self._hass.bus.async_listen_once(
-                EVENT_HOMEASSISTANT_FINAL_WRITE, self._final_write
-            )
-
-    @callback
-    def _snapshot_due(self, _now: object) -> None:
-        self._snapshot_timer = None
-        self._hass.async_create_task(
-            self._async_write_snapshot(), f"{DOMAIN} event log snapshot"
-        )
-
-    async def _final_write(self, _event: Event) -> None:
-        self._unsub_final_write = None
-        await self._async_write_snapshot()
-
-    async def _async_write_snapshot(self) -> None:
-        """Write the snapshot, then drop from the journal what it now holds."""
-        async with self._snapshot_lock:
-            if self._snapshot_timer is not None:
-                self._snapshot_timer()
-                self._snapshot_timer = None
-            covered = len(self._unsaved)
-            if not covered:
-                return
-            # Home Assistant only queues a write while it stops (for its final-write
-            # event): the journal is kept until the snapshot is really on disk.
-            queued = self._hass.state is CoreState.stopping
-            await self._store.async_write(self._as_stored())
-            if not queued:
-                self._compact(covered)
+    def _drop_saved_lines(self) -> None:
+        """Empty the journal of what a snapshot on disk now holds, and only then."""
+        self._compact(self._covered)
 
     def _compact(self, covered: int) -> None:
         """Leave in the journal only the lines written after the snapshot was taken.
@@ -309,18 +270,11 @@ class EventLog:
             self._fd = fd
         self._unsaved = remaining
 
-    async def async_flush(self) -> None:
-        """Write the snapshot now and empty the journal."""
-        await self._async_write_snapshot()
-
     async def async_close(self) -> None:
         """Write the snapshot and release the journal (when the entry is unloaded)."""
         try:
-            await self._async_write_snapshot()
+            await self._store.async_close()
         finally:
-            if self._unsub_final_write is not None:
-                self._unsub_final_write()
-                self._unsub_final_write = None
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None

@@ -16,14 +16,14 @@ import re
 import time
 from typing import TYPE_CHECKING, Final
 
-from .api.exceptions import FlatpeakError, FlatpeakNotFoundError
-from .const import LOCATION_ID_PREFIX
+from ..api.exceptions import FlatpeakError, FlatpeakNotFoundError
+from ..const import LOCATION_ID_PREFIX
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .api.client import FlatpeakClient
-    from .api.models import Event
+    from ..api.client import FlatpeakClient
+    from ..api.models import Event
 
 # Flatpeak gives up on a delivery after 10 s; the read-back must leave time to answer.
 READ_BACK_TIMEOUT: Final = 5.0

@@ -22,25 +22,21 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from enum import StrEnum
 import math
 from typing import TYPE_CHECKING
+
+from ..api.models import TariffDirection
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from .api.models import PriceSlot
+    from homeassistant.util.json import JsonValueType
+
+    from ..api.models import PriceSlot
 
 # Prices are sums of price * seconds: two windows within this relative difference cost
 # the same, so float rounding cannot make a later window win a tie.
 _TIE_TOLERANCE = 1e-9
-
-
-class Direction(StrEnum):
-    """Whether the cheapest (buying) or the dearest (selling) window is wanted."""
-
-    IMPORT = "import"
-    EXPORT = "export"
 
 
 class WindowError(Exception):
@@ -164,7 +160,7 @@ def find_window(
     earliest_start: datetime,
     latest_end: datetime,
     contiguous: bool = True,
-    direction: Direction = Direction.IMPORT,
+    direction: TariffDirection = TariffDirection.IMPORT,
 ) -> Window:
     """Return the cheapest (import) or dearest (export) window of `duration` in the span."""
     if duration <= timedelta(0):
@@ -174,7 +170,7 @@ def find_window(
     if latest_end.astimezone(UTC) - earliest_start.astimezone(UTC) < duration:
         raise DurationTooLongError
     clipped = clip(slots, earliest_start, latest_end)
-    sign = -1.0 if direction is Direction.EXPORT else 1.0
+    sign = -1.0 if direction is TariffDirection.EXPORT else 1.0
     chosen = (
         _contiguous(clipped, duration, sign)
         if contiguous
@@ -262,3 +258,28 @@ def daily_period(
             return start, end
     # Tomorrow's period starts after `moment`, so it is the next one.
     return period(day + timedelta(days=1))
+
+
+def chosen_slots_as_dicts(window: Window, zone: tzinfo) -> list[JsonValueType]:
+    """Serialise a window's slots for attributes and action responses, in local time."""
+    return [
+        {
+            "start": slot.start.astimezone(zone).isoformat(),
+            "end": slot.end.astimezone(zone).isoformat(),
+            "price": slot.price,
+        }
+        for slot in window.slots
+    ]
+
+
+def window_as_dict(
+    window: Window, zone: tzinfo, duration: float
+) -> dict[str, JsonValueType]:
+    """Serialise a window for the response, in local time."""
+    return {
+        "start": window.start.astimezone(zone).isoformat(),
+        "end": window.end.astimezone(zone).isoformat(),
+        "average_price": window.average_price,
+        "duration": duration,
+        "slots": chosen_slots_as_dicts(window, zone),
+    }

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 from homeassistant.components import webhook
 from homeassistant.helpers.network import NoURLAvailableError
 
-from .const import CONF_CLOUDHOOK_URL, CONF_WEBHOOK_ID, LOGGER
+from ..const import CONF_CLOUDHOOK_URL, CONF_WEBHOOK_ID, LOGGER
 
 # Names that only resolve inside a home network.
 _LOCAL_SUFFIXES: Final = (".local", ".lan", ".home", ".internal", ".home.arpa")

@@ -10,14 +10,16 @@ from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+from ..api.models import TariffDirection
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from homeassistant.util.json import JsonValueType
 
-    from .api.models import PriceSlot
+    from ..api.models import PriceSlot
 
 GRID: timedelta = timedelta(minutes=30)
 
@@ -287,6 +289,22 @@ def day_series(
         "raw_today": cells_as_dicts(series.cells(*today, step), zone),
         "raw_tomorrow": cells_as_dicts(series.cells(*tomorrow, step), zone),
     }
+
+
+# Contract: how actions and target windows name a direction.
+DIRECTION_OPTIONS: Final = tuple(direction.lower() for direction in TariffDirection)
+# Home Assistant's Energy dashboard accepts a price whose unit ends in /kWh.
+_PER_KWH: Final = "/kWh"
+
+
+def direction_from_option(option: str) -> TariffDirection:
+    """Return the direction an action's or target window's option names."""
+    return TariffDirection(option.upper())
+
+
+def price_unit(currency: str | None) -> str | None:
+    """Return the unit of a price per kWh in a currency (e.g. GBP/kWh)."""
+    return f"{currency}{_PER_KWH}" if currency else None
 
 
 def slots_as_dicts(slots: Sequence[PriceSlot], zone: tzinfo) -> list[JsonValueType]:

@@ -15,14 +15,14 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
-from .api.models import TariffConnectionStatus
-from .const import DOMAIN, FLATPEAK_DASHBOARD_URL, LOGGER
-from .store import ThrottledStore
+from ..api.models import TariffConnectionStatus
+from ..const import DOMAIN, FLATPEAK_DASHBOARD_URL, LOGGER
+from ..store import ThrottledStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .api.models import Event, LocationStatus, TariffSlotStatus
+    from ..api.models import Event, LocationStatus, TariffSlotStatus
 
 SAVE_DELAY: Final = 1.0
 # Flatpeak sends tariff.expiring 7 to 10 days before the contract ends; a contract that
@@ -284,8 +284,12 @@ class ProblemTracker:
         }
 
     async def async_flush(self) -> None:
-        """Write the state now (on unload), not after the save delay."""
+        """Write the state now, not after the save delay, if it changed."""
         await self._store.async_flush()
+
+    async def async_close(self) -> None:
+        """Write what changed and stop writing (when the entry is unloaded)."""
+        await self._store.async_close()
 
     async def async_remove(self) -> None:
         """Delete the stored state when the entry is removed."""

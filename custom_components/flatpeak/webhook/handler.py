@@ -1,7 +1,7 @@
 """The entry's webhook: registration and the delivery handler.
 
 A delivery is read (bounded), its signature checked, its body parsed, unsigned ones
-confirmed with Flatpeak, and then handed to the dispatcher; the status code tells
+confirmed with Flatpeak, and then handed to the applier; the status code tells
 Flatpeak whether to deliver it again.
 """
 
@@ -14,22 +14,23 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import web
 from homeassistant.components import webhook
 
-from .api.delivery import parse_event
-from .api.exceptions import (
+from ..api.delivery import parse_event
+from ..api.exceptions import (
     FlatpeakTimeoutError,
     WebhookKeyUnavailableError,
     WebhookPayloadError,
     WebhookSignatureError,
 )
-from .api.signature import SignatureHeaders
-from .confirmation import Confirmation, Verdict
-from .const import (
+from ..api.signature import SignatureHeaders
+from ..const import (
     CONF_REQUIRE_SIGNED_WEBHOOKS,
     CONF_WEBHOOK_ID,
     DOMAIN,
     LOGGER,
 )
-from .dispatcher import Outcome
+from .applier import Outcome
+from .catch_up import async_catch_up, async_follow_cloud
+from .confirmation import Confirmation, Verdict
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -37,9 +38,9 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.util.aiohttp import MockRequest
 
-    from .api.client import FlatpeakClient
-    from .api.models import Event, JsonWebKey
-    from .runtime import FlatpeakConfigEntry
+    from ..api.client import FlatpeakClient
+    from ..api.models import Event, JsonWebKey
+    from ..runtime import FlatpeakConfigEntry
 
 # Contract: larger deliveries are refused with 413. Flatpeak's events are a few KiB.
 MAX_BODY_BYTES: Final = 1024 * 1024
@@ -94,8 +95,8 @@ async def read_body(request: web.Request | MockRequest) -> bytes | None:
     return b"".join(chunks)
 
 
-def async_register_webhook(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
-    """Receive the entry's deliveries until it is unloaded."""
+def async_start_receiving(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> None:
+    """Receive the entry's deliveries until it is unloaded, and catch up on missed ones."""
     webhook_id: str = entry.data[CONF_WEBHOOK_ID]
 
     async def handle(
@@ -112,6 +113,10 @@ def async_register_webhook(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> N
         allowed_methods=["POST"],
     )
     entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
+    async_follow_cloud(hass, entry)
+    entry.async_create_background_task(
+        hass, async_catch_up(hass, entry), f"{DOMAIN} catch up {entry.entry_id}"
+    )
 
 
 async def async_handle_delivery(
@@ -147,13 +152,10 @@ async def _async_handle(
         if confirmation.event is None:
             return _unconfirmed(event, confirmation)
         event = confirmation.event
-    # Applying records the id in the journal (applied_events.py) before this answer:
-    # a crash after it cannot make Flatpeak's retry apply the event twice.
-    outcome = runtime.dispatcher.async_apply(event)
-    if outcome is Outcome.APPLIED:
-        # A problem the event raised must be as safe as its id, or a crash now would
-        # leave it recorded as applied with its effect lost (no write when none changed).
-        await runtime.problems.async_flush()
+    # Applying records the id in the journal (event_log.py), and stores what the event
+    # changed, before this answer: a crash after it cannot make Flatpeak's retry apply
+    # the event twice, nor lose its effect.
+    outcome = await runtime.applier.async_apply(event)
     return _response(HTTPStatus.OK, outcome)
 
 

@@ -1,35 +1,30 @@
 """Apply accepted Flatpeak events: bus event, entities, problems, refreshes, locations.
 
-Webhook deliveries and start-up catch-up both end here, so an event has the same effect
-whichever way it arrives, and the event log makes sure it has it once.
+The one way in for an event: webhook deliveries and catch-up both end here, so an event
+has the same effect whichever way it arrives, the event log makes sure it has it once,
+and what it changed is stored before the caller answers or moves on.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-from .const import (
-    CONF_FOLLOW_ALL_LOCATIONS,
-    DEFAULT_FOLLOW_ALL_LOCATIONS,
-    DOMAIN,
-    LOGGER,
-)
-from .locations import async_request_add_location
-from .problems import PROBLEM_BY_EVENT_TYPE
+from ..const import DOMAIN, LOGGER
+from ..locations.followed import follows_all
+from ..tariff.problems import PROBLEM_BY_EVENT_TYPE
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from homeassistant.config_entries import ConfigEntry
+    from homeassistant.core import HomeAssistant
 
-    from .api.models import Event
-    from .applied_events import EventLog
-    from .coordinator import FlatpeakLocationCoordinator
-    from .problems import ProblemTracker
-    from .runtime import FlatpeakConfigEntry
+    from ..api.models import Event
+    from ..locations.followed import FollowedLocations
+    from ..tariff.problems import ProblemTracker
+    from .event_log import EventLog
 
 # Contract: the Home Assistant bus event fired once per accepted Flatpeak event.
 EVENT_FLATPEAK: Final = "flatpeak_event"
@@ -52,7 +47,7 @@ _ADD_TYPES: Final = frozenset({"location.create", "connect_session.complete"})
 
 
 class Outcome(StrEnum):
-    """What happened to an event handed to the dispatcher."""
+    """What happened to an event handed to the applier."""
 
     APPLIED = "applied"
     DUPLICATE = "duplicate"
@@ -69,33 +64,42 @@ def location_event_signal(entry_id: str, location_id: str) -> str:
     return f"{DOMAIN}_{entry_id}_{location_id}_event"
 
 
-class EventDispatcher:
+class EventApplier:
     """Applies accepted events of one config entry."""
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: FlatpeakConfigEntry,
+        entry: ConfigEntry[Any],
         *,
         account: tuple[str, bool],
         event_log: EventLog,
         problems: ProblemTracker,
-        coordinators: Mapping[str, FlatpeakLocationCoordinator],
+        locations: FollowedLocations,
     ) -> None:
         """Apply events of `account` (id, live mode) to these collaborators.
 
-        `coordinators` is the entry's live mapping: locations added or dropped later
-        are seen here too.
+        `locations` is the entry's live set: locations added or dropped later are
+        seen here too.
         """
         self._hass = hass
         self._entry = entry
         self._account_id, self._live_mode = account
         self._event_log = event_log
         self._problems = problems
-        self._coordinators = coordinators
+        self._locations = locations
 
-    @callback
-    def async_apply(self, event: Event) -> Outcome:
+    async def async_apply(self, event: Event) -> Outcome:
+        """Apply an event once and store what it changed before returning."""
+        outcome = self._apply(event)
+        if outcome is Outcome.APPLIED:
+            # The id is in the journal already (recorded while applying); a problem
+            # the event raised must be as safe, or a crash now would leave the event
+            # recorded as applied with its effect lost. No write when none changed.
+            await self._problems.async_flush()
+        return outcome
+
+    def _apply(self, event: Event) -> Outcome:
         """Apply an event once; other accounts' and modes' events are ignored."""
         if not self._is_ours(event):
             LOGGER.debug(
@@ -106,16 +110,14 @@ class EventDispatcher:
             LOGGER.debug("Flatpeak event %s was already applied", event.id)
             return Outcome.DUPLICATE
         location_id = event.location_id
-        followed = location_id is not None and location_id in self._coordinators
+        followed = location_id is not None and location_id in self._locations
         self._fire_bus_event(event, followed=followed)
         if location_id is None:
             return Outcome.APPLIED
         if followed:
             self._apply_to_location(event, location_id)
-        elif event.type in _ADD_TYPES and self._entry.options.get(
-            CONF_FOLLOW_ALL_LOCATIONS, DEFAULT_FOLLOW_ALL_LOCATIONS
-        ):
-            async_request_add_location(self._hass, self._entry, location_id)
+        elif event.type in _ADD_TYPES and follows_all(self._entry):
+            self._locations.async_request_add(location_id)
         return Outcome.APPLIED
 
     def _fire_bus_event(self, event: Event, *, followed: bool) -> None:
@@ -151,7 +153,7 @@ class EventDispatcher:
             # refresh asks Flatpeak, and a location it no longer knows is dropped.
             self._entry.async_create_task(
                 self._hass,
-                self._coordinators[location_id].async_request_refresh_for_event(),
+                self._locations[location_id].async_request_refresh_for_event(),
                 f"{DOMAIN} refresh {location_id}",
             )
 

@@ -17,7 +17,6 @@ from homeassistant.config_entries import (
     ConfigSubentry,
 )
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.restore_state import (
@@ -28,16 +27,16 @@ from homeassistant.helpers.restore_state import (
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
-from .api.models import TariffDirection
-from .const import DOMAIN, LOGGER
-from .coordinator import FlatpeakLocationCoordinator, LocationData
-from .runtime import async_on_each_location
-from .target_window import SUBENTRY_TARGET_WINDOW, TargetWindowConfig
+from ..const import LOGGER
+from ..entity import service_device_info
+from ..locations.coordinator import FlatpeakLocationCoordinator, LocationData
+from .target_window_flow import SUBENTRY_TARGET_WINDOW, TargetWindowConfig
 from .windows import (
     ChosenSlot,
     DurationTooLongError,
     NotCoveredError,
     Window,
+    chosen_slots_as_dicts,
     daily_period,
     find_window,
 )
@@ -45,7 +44,7 @@ from .windows import (
 if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-    from .runtime import FlatpeakConfigEntry
+    from ..runtime import FlatpeakConfigEntry
 
 
 @callback
@@ -65,7 +64,7 @@ def async_setup_target_windows(
         ):
             return
         config = TargetWindowConfig.from_data(subentry.data)
-        coordinator = entry.runtime_data.coordinators.get(config.location_id)
+        coordinator = entry.runtime_data.locations.get(config.location_id)
         if coordinator is None:
             LOGGER.warning(
                 "Target window %s is for location %s, which is not followed",
@@ -92,7 +91,7 @@ def async_setup_target_windows(
         if change is ConfigEntryChange.UPDATED and changed.entry_id == entry.entry_id:
             add_all()
 
-    async_on_each_location(hass, entry, add_all)
+    entry.runtime_data.locations.async_on_each(add_all)
     entry.async_on_unload(
         async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, entry_changed)
     )
@@ -122,12 +121,10 @@ class TargetWindowSensor(
         self._attr_unique_id = subentry.subentry_id
         # A device of its own: a device belongs to one subentry, and the location's
         # device must not go when a target window is deleted.
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, subentry.subentry_id)},
-            name=f"{coordinator.data.location.display_name} {subentry.title}",
-            manufacturer="Flatpeak",
+        self._attr_device_info = service_device_info(
+            subentry.subentry_id,
+            f"{coordinator.data.location.display_name} {subentry.title}",
             model="Target window",
-            entry_type=DeviceEntryType.SERVICE,
         )
         self._period: tuple[datetime, datetime] | None = None
         self._window: Window | None = None
@@ -181,7 +178,7 @@ class TargetWindowSensor(
     def _choose(
         self, data: LocationData, period: tuple[datetime, datetime], now: datetime
     ) -> None:
-        series = data.series(TariffDirection(self._config.direction.upper()))
+        series = data.series(self._config.direction)
         if series is None:
             return
         start, end = period
@@ -241,16 +238,7 @@ class TargetWindowSensor(
             "next_start": run[0].astimezone(zone).isoformat() if run else None,
             "next_end": run[1].astimezone(zone).isoformat() if run else None,
             "average_price": window.average_price if window else None,
-            "slots": [
-                {
-                    "start": slot.start.astimezone(zone).isoformat(),
-                    "end": slot.end.astimezone(zone).isoformat(),
-                    "price": slot.price,
-                }
-                for slot in window.slots
-            ]
-            if window
-            else [],
+            "slots": chosen_slots_as_dicts(window, zone) if window else [],
         }
 
     @property

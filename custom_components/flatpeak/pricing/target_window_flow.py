@@ -27,13 +27,14 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from .const import CONF_LOCATIONS
-from .windows import Direction
+from ..const import CONF_LOCATIONS
+from .series import DIRECTION_OPTIONS, direction_from_option
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .runtime import FlatpeakConfigEntry
+    from ..api.models import TariffDirection
+    from ..runtime import FlatpeakConfigEntry
 
 SUBENTRY_TARGET_WINDOW: Final = "target_window"
 # Subentry data (contract: field names users see in the form).
@@ -57,7 +58,7 @@ class TargetWindowConfig:
     period_start: time
     period_end: time
     contiguous: bool
-    direction: Direction
+    direction: TariffDirection
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> TargetWindowConfig:
@@ -69,7 +70,7 @@ class TargetWindowConfig:
             period_start=cv.time(data[CONF_PERIOD_START]),
             period_end=cv.time(data[CONF_PERIOD_END]),
             contiguous=data[CONF_CONTIGUOUS],
-            direction=Direction(data[CONF_DIRECTION]),
+            direction=direction_from_option(data[CONF_DIRECTION]),
         )
 
     @property
@@ -88,7 +89,7 @@ def _locations(entry: FlatpeakConfigEntry) -> dict[str, str]:
     if entry.state is ConfigEntryState.LOADED:
         return {
             location_id: coordinator.data.location.display_name
-            for location_id, coordinator in entry.runtime_data.coordinators.items()
+            for location_id, coordinator in entry.runtime_data.locations.items()
         }
     return {location_id: location_id for location_id in entry.options[CONF_LOCATIONS]}
 
@@ -115,10 +116,10 @@ def _schema(locations: Mapping[str, str]) -> probatio.Schema:
         probatio.Required(CONF_PERIOD_END, default="07:00:00"): TimeSelector(),
         probatio.Required(CONF_CONTIGUOUS, default=True): BooleanSelector(),
         probatio.Required(
-            CONF_DIRECTION, default=Direction.IMPORT.value
+            CONF_DIRECTION, default=DIRECTION_OPTIONS[0]
         ): SelectSelector(
             SelectSelectorConfig(
-                options=[direction.value for direction in Direction],
+                options=list(DIRECTION_OPTIONS),
                 translation_key=CONF_DIRECTION,
                 mode=SelectSelectorMode.LIST,
             )

@@ -7,20 +7,20 @@ from typing import TYPE_CHECKING
 from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
-from .api.exceptions import FlatpeakError
-from .const import (
+from ..api.exceptions import FlatpeakError
+from ..const import (
     CATCH_UP_MAX_EVENTS,
     CONF_CLOUDHOOK_URL,
     DOMAIN,
     FLATPEAK_RETRY_WINDOW,
     LOGGER,
 )
-from .dispatcher import Outcome
+from .applier import Outcome
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
-    from .runtime import FlatpeakConfigEntry
+    from ..runtime import FlatpeakConfigEntry
 
 
 @callback
@@ -79,9 +79,7 @@ async def async_catch_up(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> Non
     applied = [
         event
         for event in missed
-        if runtime.dispatcher.async_apply(event) is Outcome.APPLIED
+        if await runtime.applier.async_apply(event) is Outcome.APPLIED
     ]
     if applied:
-        # As for a delivery: the problems these raised are kept as safely as their ids.
-        await runtime.problems.async_flush()
         LOGGER.info("Caught up on %d Flatpeak events", len(applied))

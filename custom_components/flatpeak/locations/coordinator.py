@@ -9,15 +9,13 @@ from typing import TYPE_CHECKING, cast, override
 from zoneinfo import ZoneInfo  # noqa: TC003 - a dataclass field type
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
-from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .api.exceptions import (
+from ..api.exceptions import (
     FlatpeakAccountDisabledError,
     FlatpeakAuthenticationError,
     FlatpeakError,
@@ -26,8 +24,8 @@ from .api.exceptions import (
     FlatpeakRateLimitError,
     FlatpeakResponseError,
 )
-from .api.models import Location, LocationStatus, Prices, TariffDirection
-from .const import (
+from ..api.models import Location, LocationStatus, Prices, TariffDirection
+from ..const import (
     ACCOUNT_DISABLED_RETRY_INTERVAL,
     DOMAIN,
     EVENT_REFRESH_COOLDOWN,
@@ -39,11 +37,16 @@ from .const import (
     TRANSIENT_RETRY_INTERVAL,
     UPDATE_JITTER_SECONDS,
 )
-from .prices import PriceSeries, local_day
+from ..errors import setup_error
+from ..pricing.series import PriceSeries, local_day
 
 if TYPE_CHECKING:
-    from .api.client import FlatpeakClient
-    from .runtime import FlatpeakConfigEntry
+    from collections.abc import Callable
+
+    from homeassistant.config_entries import ConfigEntry
+    from homeassistant.exceptions import HomeAssistantError
+
+    from ..api.client import FlatpeakClient
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,20 +107,13 @@ async def async_location_zone(location: Location, fallback: str) -> ZoneInfo:
     raise RuntimeError(msg)
 
 
-def location_missing_signal(entry_id: str) -> str:
-    """Return the signal sent with a location id when Flatpeak no longer knows it."""
-    return f"{DOMAIN}_{entry_id}_location_missing"
-
-
 def account_disabled_issue_id(entry_id: str) -> str:
     """Return the Repairs issue id raised while an entry's account is disabled."""
     return f"account_disabled_{entry_id}"
 
 
 @callback
-def async_report_account_disabled(
-    hass: HomeAssistant, entry: FlatpeakConfigEntry
-) -> None:
+def async_report_account_disabled(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Say in Repairs that the entry's Flatpeak account is disabled."""
     ir.async_create_issue(
         hass,
@@ -134,16 +130,21 @@ def async_report_account_disabled(
 class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
     """Fetches one location's status and prices; ticks entities at every slot boundary."""
 
-    config_entry: FlatpeakConfigEntry
+    config_entry: ConfigEntry
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: FlatpeakConfigEntry,
+        entry: ConfigEntry,
         client: FlatpeakClient,
         location_id: str,
+        on_missing: Callable[[str], None],
     ) -> None:
-        """Prepare; nothing is fetched until the first refresh."""
+        """Prepare; nothing is fetched until the first refresh.
+
+        `on_missing` is called with the location id once Flatpeak answers that the
+        location does not exist.
+        """
         super().__init__(
             hass,
             LOGGER,
@@ -153,6 +154,7 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
         )
         self.client = client
         self.location_id = location_id
+        self._on_missing = on_missing
         self._unsub_tick: CALLBACK_TYPE | None = None
         self._serving_stale_since: datetime | None = None
         # Set when Flatpeak says the location does not exist (deleted meanwhile).
@@ -182,13 +184,11 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
         try:
             data = await self._fetch()
         except FlatpeakAuthenticationError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="invalid_auth"
-            ) from err
+            raise setup_error(err) from err
         except FlatpeakNotFoundError as err:
             raise self._missing() from err
         except FlatpeakAccountDisabledError as err:
-            raise self._account_disabled() from err
+            raise self._account_disabled(err) from err
         except FlatpeakError as err:
             return self._keep_prices_through(err)
         ir.async_delete_issue(
@@ -259,25 +259,21 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
         """Flatpeak does not know the location (deleted): stop asking for it."""
         self.location_missing = True
         self.update_interval = None
-        async_dispatcher_send(
-            self.hass,
-            location_missing_signal(self.config_entry.entry_id),
-            self.location_id,
-        )
+        self._on_missing(self.location_id)
         return UpdateFailed(
             translation_domain=DOMAIN,
             translation_key="location_missing",
             translation_placeholders={"location_id": self.location_id},
         )
 
-    def _account_disabled(self) -> ConfigEntryError | UpdateFailed:
+    def _account_disabled(
+        self, err: FlatpeakAccountDisabledError
+    ) -> HomeAssistantError | UpdateFailed:
         """Say in Repairs that the account is disabled, and ask seldom until it is not."""
         async_report_account_disabled(self.hass, self.config_entry)
         if cast("LocationData | None", self.data) is None:
             # At set-up: no point retrying every minute; reloading the entry retries.
-            return ConfigEntryError(
-                translation_domain=DOMAIN, translation_key="account_disabled"
-            )
+            return setup_error(err)
         self.update_interval = ACCOUNT_DISABLED_RETRY_INTERVAL
         return UpdateFailed(
             translation_domain=DOMAIN, translation_key="account_disabled"
