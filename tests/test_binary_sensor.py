@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.flatpeak.const import DOMAIN
-from tests.conftest import HOME_ID, NOW, WEBHOOK_PATH, make_event
+from tests.helpers import HOME_ID, NOW, WEBHOOK_PATH, make_event
 
 if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient

@@ -27,7 +27,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.flatpeak.const import DOMAIN
 from custom_components.flatpeak.tariff.problems import PROBLEM_BY_EVENT_TYPE
 from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK
-from tests.conftest import HOME_ID
+from tests.helpers import HOME_ID
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant

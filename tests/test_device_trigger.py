@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.flatpeak import device_trigger
 from custom_components.flatpeak.const import CONF_LOCATIONS, DOMAIN
-from tests.conftest import (
+from tests.helpers import (
     ACCOUNT_ID,
     HOME_ID,
     WEBHOOK_PATH,

@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from syrupy.matchers import path_type
 
 from custom_components.flatpeak.const import CONF_CLOUDHOOK_URL
-from tests.conftest import ACCOUNT_ID, HOME_ID, LIVE_KEY, WEBHOOK_ID
+from tests.helpers import ACCOUNT_ID, HOME_ID, LIVE_KEY, WEBHOOK_ID
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant

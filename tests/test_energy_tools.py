@@ -46,7 +46,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
 from custom_components.flatpeak.const import CONF_PRICE_RESOLUTION, DOMAIN
-from tests.conftest import HOME_ID, LONDON
+from tests.helpers import HOME_ID, LONDON
 from tests.simulator.state import PriceSlot
 
 if TYPE_CHECKING:

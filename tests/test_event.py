@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.flatpeak.const import DOMAIN
 from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK
-from tests.conftest import ACCOUNT_ID, HOME_ID, NOW, WEBHOOK_PATH, make_event
+from tests.helpers import ACCOUNT_ID, HOME_ID, NOW, WEBHOOK_PATH, make_event
 
 if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient

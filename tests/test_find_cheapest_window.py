@@ -14,7 +14,7 @@ import pytest
 from custom_components import flatpeak
 from custom_components.flatpeak.const import DOMAIN
 from custom_components.flatpeak.services import SERVICE_FIND_CHEAPEST_WINDOW
-from tests.conftest import HOME_ID
+from tests.helpers import HOME_ID
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory

@@ -44,7 +44,7 @@ from custom_components.flatpeak.locations.followed import (
 )
 from custom_components.flatpeak.tariff.problems import Problem
 from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK, Outcome
-from tests.conftest import (
+from tests.helpers import (
     ACCOUNT_ID,
     HOME_ID,
     LIVE_KEY,
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from pytest_homeassistant_custom_component.common import MockConfigEntry
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-    from tests.conftest import FlatpeakDeliveries
+    from tests.helpers import FlatpeakDeliveries
     from tests.simulator import RunningSimulator, SimulatorState
 
 CURRENT = "sensor.home_current_price"

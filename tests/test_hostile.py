@@ -44,7 +44,7 @@ from custom_components.flatpeak.webhook.confirmation import (
 )
 from custom_components.flatpeak.webhook.event_log import MAX_REMEMBERED_IDS, EventLog
 from custom_components.flatpeak.webhook.handler import MAX_BODY_BYTES
-from tests.conftest import ACCOUNT_ID, HOME_ID, NOW, WEBHOOK_PATH, make_event
+from tests.helpers import ACCOUNT_ID, HOME_ID, NOW, WEBHOOK_PATH, make_event
 from tests.simulator import SigningKey, WebhookSender
 
 if TYPE_CHECKING:

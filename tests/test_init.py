@@ -17,7 +17,7 @@ from custom_components.flatpeak.const import (
     CONF_LOCATIONS,
     DOMAIN,
 )
-from tests.conftest import ACCOUNT_ID, HOME_ID, LIVE_KEY, NOW
+from tests.helpers import ACCOUNT_ID, HOME_ID, LIVE_KEY, NOW
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory

@@ -18,7 +18,7 @@ import pytest
 from custom_components.flatpeak.const import DOMAIN
 from custom_components.flatpeak.logbook import async_describe_events, describe_type
 from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK
-from tests.conftest import HOME_ID
+from tests.helpers import HOME_ID
 
 if TYPE_CHECKING:
     from collections.abc import Callable

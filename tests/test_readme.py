@@ -47,7 +47,7 @@ from custom_components.flatpeak.webhook import (
     event_log as applied_events,
     handler as webhook_handler,
 )
-from tests.conftest import WEBHOOK_PATH
+from tests.helpers import WEBHOOK_PATH
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -22,7 +22,7 @@ from custom_components.flatpeak.const import DOMAIN, EVENT_REFRESH_COOLDOWN
 from custom_components.flatpeak.locations.followed import location_missing_issue_id
 from custom_components.flatpeak.repairs import async_create_fix_flow
 from custom_components.flatpeak.tariff.problems import SAVE_DELAY
-from tests.conftest import HOME_ID, NOW, WEBHOOK_PATH, make_event
+from tests.helpers import HOME_ID, NOW, WEBHOOK_PATH, make_event
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-    from tests.conftest import FlatpeakDeliveries
+    from tests.helpers import FlatpeakDeliveries
     from tests.simulator import RunningSimulator, SimulatorState
 
 PAST = datetime(2026, 11, 1, tzinfo=UTC)

@@ -19,7 +19,7 @@ from custom_components.flatpeak.const import (
     CONF_PRICE_RESOLUTION,
     CONF_REQUIRE_SIGNED_WEBHOOKS,
 )
-from tests.conftest import HOME_ID, LONDON, NOW
+from tests.helpers import HOME_ID, LONDON, NOW
 from tests.simulator.state import PriceSlot
 
 if TYPE_CHECKING:

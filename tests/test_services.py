@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flatpeak.const import CONF_LOCATIONS, DOMAIN
 from custom_components.flatpeak.services import SERVICE_GET_PRICES
-from tests.conftest import ACCOUNT_ID, HOME_ID, half_hourly_price
+from tests.helpers import ACCOUNT_ID, HOME_ID, half_hourly_price
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant

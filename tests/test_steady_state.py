@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from tests.conftest import HOME_ID, NOW, half_hourly_price
+from tests.helpers import HOME_ID, NOW, half_hourly_price
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory

@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.flatpeak.store import ThrottledStore
 from custom_components.flatpeak.tariff.problems import Problem
 from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK, Outcome
-from tests.conftest import HOME_ID, NOW, WEBHOOK_PATH, make_event
+from tests.helpers import HOME_ID, NOW, WEBHOOK_PATH, make_event
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-    from tests.conftest import FlatpeakDeliveries
+    from tests.helpers import FlatpeakDeliveries
     from tests.simulator import RunningSimulator
 
 CURRENT = "sensor.home_current_price"

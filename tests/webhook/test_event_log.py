@@ -26,7 +26,7 @@ from custom_components.flatpeak.store import ThrottledStore
 from custom_components.flatpeak.webhook import event_log as applied_events
 from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK
 from custom_components.flatpeak.webhook.event_log import EventLog, journal_path
-from tests.conftest import WEBHOOK_PATH, make_event
+from tests.helpers import WEBHOOK_PATH, make_event
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-    from tests.conftest import FlatpeakDeliveries
+    from tests.helpers import FlatpeakDeliveries
 
 ENTRY = "journal_entry"
 KEY = f"flatpeak.{ENTRY}.events"

@@ -16,7 +16,7 @@ from custom_components.flatpeak.const import (
     TRANSIENT_RETRY_INTERVAL,
     UPDATE_JITTER_SECONDS,
 )
-from tests.conftest import (
+from tests.helpers import (
     HOME_ID,
     LIVE_KEY,
     NOW,

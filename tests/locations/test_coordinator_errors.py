@@ -22,7 +22,7 @@ from custom_components.flatpeak.const import (
     MAX_UPDATE_INTERVAL,
     TRANSIENT_RETRY_INTERVAL,
 )
-from tests.conftest import (
+from tests.helpers import (
     ACCOUNT_ID,
     HOME_ID,
     advance_time as _advance,

@@ -30,7 +30,7 @@ from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK
 from custom_components.flatpeak.webhook.handler import (
     MAX_BODY_BYTES,
 )
-from tests.conftest import (
+from tests.helpers import (
     ACCOUNT_ID,
     HOME_ID,
     NOW,

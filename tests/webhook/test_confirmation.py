@@ -35,7 +35,7 @@ from custom_components.flatpeak.webhook.confirmation import (
 )
 from custom_components.flatpeak.webhook.event_log import MAX_REMEMBERED_IDS
 from custom_components.flatpeak.webhook.handler import async_handle_delivery
-from tests.conftest import ACCOUNT_ID, HOME_ID, NOW, WEBHOOK_PATH, make_event
+from tests.helpers import ACCOUNT_ID, HOME_ID, NOW, WEBHOOK_PATH, make_event
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from pytest_homeassistant_custom_component.common import MockConfigEntry
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-    from tests.conftest import FlatpeakDeliveries
+    from tests.helpers import FlatpeakDeliveries
     from tests.simulator import RunningSimulator, SigningKey
 
 NOW_TS = int(NOW.timestamp())

@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.flatpeak.const import CONF_LOCATIONS, DOMAIN
 from custom_components.flatpeak.pricing.target_window_flow import SUBENTRY_TARGET_WINDOW
-from tests.conftest import ACCOUNT_ID, HOME_ID, LONDON, half_hourly_price
+from tests.helpers import ACCOUNT_ID, HOME_ID, LONDON, half_hourly_price
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
