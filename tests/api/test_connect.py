@@ -1012,6 +1012,9 @@ async def test_submit_without_data_sends_the_route_alone(
     }
     # Connect repeats the token on every page; the session follows it.
     assert conversation.connect_token == "cot_2"
+    flatpeak.fake.scripted = [(200, {"route": "tariff_summary", "data": {}})]
+    await conversation.act("BACK")
+    assert conversation.connect_token == "cot_2"
 
 
 async def test_session_must_start_first(session: aiohttp.ClientSession) -> None:
