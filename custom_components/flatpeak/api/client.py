@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import aiohttp
 
+from .connect_models import ConnectRouteOptions, ConnectToken, postal_address_json
 from .exceptions import (
     FlatpeakAccountDisabledError,
     FlatpeakApiError,
@@ -36,6 +37,7 @@ from .models import (
     Location,
     LocationStatus,
     LoginToken,
+    PostalAddress,
     Prices,
     TariffDirection,
     parse_list,
@@ -50,6 +52,10 @@ MAX_PAGE_SIZE: Final = 100
 TEST_KEY_PREFIX: Final = "sk_test_"
 # Renew the bearer this long before Flatpeak says it expires, so no request races expiry.
 TOKEN_RENEWAL_MARGIN: Final = 60.0
+# connect.md §1: Anode creates connect tokens at the first path; older copies of the
+# docs, and every Zero doc, at the second, where tokens are also retrieved (§4).
+CONNECT_TOKEN_PATH: Final = "/connect/token"  # noqa: S105 - a path, not a secret
+LEGACY_CONNECT_TOKEN_PATH: Final = "/connect/tariff/token"  # noqa: S105 - a path
 
 _ERRORS_BY_CODE: Final[dict[str, type[FlatpeakApiError]]] = {
     "account_disabled": FlatpeakAccountDisabledError,
@@ -150,6 +156,7 @@ class FlatpeakClient:
         self._token: str | None = None
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()
+        self._connect_token_path = CONNECT_TOKEN_PATH
 
     @property
     def live_mode(self) -> bool:
@@ -418,3 +425,95 @@ class FlatpeakClient:
                 continue
             keys.append(key)
         return keys
+
+    async def create_connect_token(
+        self,
+        *,
+        connect_url: str,
+        callback_url: str,
+        location_id: str | None = None,
+        location_reference_id: str | None = None,
+        customer_id: str | None = None,
+        customer_reference_id: str | None = None,
+        tariff_id: str | None = None,
+        direction: TariffDirection | str = TariffDirection.IMPORT,
+        tariff_type: str | None = None,
+        edit_tariff: bool = False,
+        disconnect_tariff: bool = False,
+        route_options: ConnectRouteOptions | None = None,
+        postal_address: PostalAddress | None = None,
+        postal_address_type: str | None = None,
+    ) -> ConnectToken:
+        """Create a single-use connect token that opens a Connect session (connect.md §1)."""
+        if location_id and location_reference_id:
+            # connect.md §1: "either location_id or location_reference but not both".
+            msg = "location_id and location_reference_id are mutually exclusive"
+            raise ValueError(msg)
+        body: dict[str, Any] = {
+            "connect_url": connect_url,
+            "callback_url": callback_url,
+        }
+        optional = {
+            "location_id": location_id,
+            "location_reference_id": location_reference_id,
+            "customer_id": customer_id,
+            "customer_reference_id": customer_reference_id,
+            "tariff_id": tariff_id,
+            "postal_address_type": postal_address_type,
+        }
+        body |= {key: value for key, value in optional.items() if value}
+        # connect.md §1 (conflict, NOT VERIFIED): the Anode example names these keys
+        # tariff_direction and tariff_type, the API spec direction and type. The defaults
+        # (IMPORT, COMMODITY) are sent as nothing at all; any other value is sent under
+        # both names, so a server reading either one gets it rather than its default.
+        if str(direction) != TariffDirection.IMPORT:
+            body["tariff_direction"] = body["direction"] = str(direction)
+        if tariff_type and tariff_type != "COMMODITY":
+            body["tariff_type"] = body["type"] = tariff_type
+        actions = {
+            name: True
+            for name, wanted in (
+                ("edit_tariff", edit_tariff),
+                ("disconnect_tariff", disconnect_tariff),
+            )
+            if wanted
+        }
+        if actions:
+            body["actions"] = actions
+        if route_options is not None and (options := route_options.as_json()):
+            body["route_options"] = options
+        if postal_address is not None and (
+            address := postal_address_json(postal_address)
+        ):
+            body["postal_address"] = address
+        return ConnectToken.from_dict(await self._post_connect_token(body))
+
+    async def _post_connect_token(self, body: Mapping[str, Any]) -> Any:
+        """Post to the Anode path, and to the older one where the API does not know it."""
+        path = self._connect_token_path
+        try:
+            return await self._request("POST", path, json_body=body)
+        except FlatpeakNotFoundError as first:
+            if path == LEGACY_CONNECT_TOKEN_PATH:
+                raise
+            try:
+                answer = await self._request(
+                    "POST", LEGACY_CONNECT_TOKEN_PATH, json_body=body
+                )
+            except FlatpeakNotFoundError:
+                # Neither path exists, or the 404 was about the request (an unknown
+                # location, say): the first answer is the one that says so.
+                raise first from None
+            self._connect_token_path = LEGACY_CONNECT_TOKEN_PATH
+            return answer
+
+    async def get_connect_token(self, connect_token: str) -> ConnectToken:
+        """Return a connect token's details; `location_id` is set once the session saved a tariff."""
+        # connect.md §4: retrieval is documented only at the older path, also in Anode.
+        return ConnectToken.from_dict(
+            await self._request(
+                "GET",
+                LEGACY_CONNECT_TOKEN_PATH,
+                params={"connect_token": connect_token},
+            )
+        )

@@ -80,6 +80,34 @@ class FlatpeakNotFoundError(FlatpeakApiError):
     """The requested object does not exist (404)."""
 
 
+class FlatpeakConnectError(FlatpeakApiError):
+    """Connect answered with an error object (`object: "error"`, connect.md §2)."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        error_type: str | None = None,
+        context: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        """Keep the error's `type`, `context` and `request_id` next to its code."""
+        super().__init__(message, code=code, status=status)
+        self.error_type = error_type
+        self.context = context
+        self.request_id = request_id
+
+
+class FlatpeakConnectTokenError(FlatpeakConnectError):
+    """Connect refused the connect token (expired, used or unknown); a new one is needed."""
+
+
+class FlatpeakTimeOfDayCoverError(FlatpeakError, ValueError):
+    """Time-of-day rates do not cover the 24 hours of a day exactly once."""
+
+
 class FlatpeakResponseError(FlatpeakError):
     """The API answered with a body that is not what it documents."""
 
