@@ -6,6 +6,7 @@ from .keys import SigningKey
 from .sender import FLATPEAK_RETRY_SCHEDULE, DeliveryResult, WebhookSender
 from .server import RunningSimulator, start_simulator
 from .state import (
+    ANY_ROUTE,
     API_VERSION,
     ROUTES,
     Account,
@@ -17,6 +18,7 @@ from .state import (
 )
 
 __all__ = [
+    "ANY_ROUTE",
     "API_VERSION",
     "FLATPEAK_RETRY_SCHEDULE",
     "ROUTES",

@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
         "--unsigned", action="store_true", help="send `Flatpeak-Signature: none`"
     )
     send.add_argument(
+        "--no-resign-retries",
+        action="store_true",
+        help="send every retry with the signature and timestamp of the first attempt",
+    )
+    send.add_argument(
         "--time-scale",
         type=float,
         default=1 / 3600,
@@ -103,6 +108,7 @@ async def _send(args: argparse.Namespace) -> int:
         "location_id": args.location,
         "url": args.url,
         "signed": not args.unsigned,
+        "resign_retries": not args.no_resign_retries,
         "time_scale": args.time_scale,
         "schedule": list(FLATPEAK_RETRY_SCHEDULE[:attempts]),
         "reflect_status": not args.keep_status,

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .control import add_control_routes
 from .state import (
+    ANY_ROUTE,
     API_VERSION,
     ROUTES,
     TARIFF_DIRECTIONS,
@@ -149,12 +150,12 @@ async def _api_middleware(request: web.Request, handler: Handler) -> web.StreamR
     try:
         if route in ROUTES:
             state.record_call(route, request.match_info.get("location_id"))
-            fault = state.take_fault(route)
-            if fault is not None and (response := await _apply_fault(state, fault)):
-                return response
-            # The JWKS is a static public document: no version applies to it.
-            if route != "jwks":
-                _check_version(state, request)
+        fault = state.take_fault(route if route in ROUTES else ANY_ROUTE)
+        if fault is not None and (response := await _apply_fault(state, fault)):
+            return response
+        # The JWKS is a static public document: no version applies to it.
+        if route in ROUTES and route != "jwks":
+            _check_version(state, request)
         return await handler(request)
     except ApiError as err:
         return _error_response(state, err)

@@ -59,6 +59,7 @@ class _Control:
             time_scale=float(body.get("time_scale", 1.0)),
             timeout=float(body.get("timeout", FLATPEAK_TIMEOUT)),
             sign=bool(body.get("signed", True)),
+            resign_retries=bool(body.get("resign_retries", True)),
         )
         result = await sender.deliver(body["url"], event)
         return {"event": event, "result": result.as_dict()}

@@ -46,9 +46,15 @@ class WebhookSender:
         time_scale: float = 1.0,
         timeout: float = FLATPEAK_TIMEOUT,
         sign: bool = True,
+        resign_retries: bool = True,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
-        """Set up delivery; `time_scale` compresses the retry delays."""
+        """Set up delivery; `time_scale` compresses the retry delays.
+
+        With `resign_retries` False every attempt repeats the signature and
+        `Flatpeak-Timestamp` of the first one, so a receiver's replay window can be
+        tested against retries that arrive hours later with an old timestamp.
+        """
         if not schedule:
             raise ValueError("schedule needs at least one delay")
         self.state = state
@@ -57,6 +63,7 @@ class WebhookSender:
         self.time_scale = time_scale
         self.timeout = timeout
         self.sign = sign
+        self.resign_retries = resign_retries
         self._sleep = sleep
 
     def headers(
@@ -99,11 +106,17 @@ class WebhookSender:
         body = json.dumps(event).encode()
         result = DeliveryResult()
         client_timeout = aiohttp.ClientTimeout(total=self.timeout)
+        first_headers: dict[str, str] | None = None
         for delay in self.schedule:
             if delay:
                 await self._sleep(delay * self.time_scale)
-            # Re-signed per attempt: a retry hours later needs a fresh timestamp.
-            headers = self.headers(body, sign=sign, key=key, timestamp=timestamp)
+            if first_headers is None or self.resign_retries:
+                # Re-signed per attempt by default: a retry hours later needs a fresh
+                # timestamp.
+                first_headers = self.headers(
+                    body, sign=sign, key=key, timestamp=timestamp
+                )
+            headers = dict(first_headers)
             headers.update(extra_headers or {})
             try:
                 async with self.session.post(

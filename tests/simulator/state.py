@@ -28,6 +28,8 @@ ROUTES = frozenset(
         "jwks",
     }
 )
+#: The fault route that matches every request but the control API's (an outage).
+ANY_ROUTE = "*"
 PRICE_ERROR_CODES = frozenset(
     {"pending_connect", "no_tariff_connected", "no_price_data"}
 )
@@ -598,8 +600,12 @@ class SimulatorState:
         headers: dict[str, str] | None = None,
         times: int | None = 1,
     ) -> Fault:
-        """Make the next `times` requests to a route misbehave (None: until cleared)."""
-        if route not in ROUTES:
+        """Make the next `times` requests to a route misbehave (None: until cleared).
+
+        The route `*` (ANY_ROUTE) matches every request, unknown paths included, after
+        the faults of the request's own route: `status=503, times=None` is an outage.
+        """
+        if route not in ROUTES and route != ANY_ROUTE:
             raise ValueError(f"Unknown route {route!r}; one of {sorted(ROUTES)}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 (or None)")
@@ -615,8 +621,8 @@ class SimulatorState:
             self.faults.pop(route, None)
 
     def take_fault(self, route: str) -> Fault | None:
-        """Consume one use of the oldest fault queued for a route."""
-        queue = self.faults.get(route)
+        """Consume one use of the oldest fault queued for a route (or for any route)."""
+        queue = self.faults.get(route) or self.faults.get(ANY_ROUTE)
         if not queue:
             return None
         fault = queue[0]
