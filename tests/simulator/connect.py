@@ -799,8 +799,10 @@ class _Session:
         """DISMISS_DIRECT (WEB types): give up waiting for the DIRECT tariff."""
         provider = self.state.connect.providers.get(self.capture.provider_id or "")
         if provider is None:
-            raise self.error("action_invalid", "No DIRECT connection to dismiss")
-        self.fall_back(provider)
+            # Opened on a location: no provider pages to fall back to, choose again.
+            self.action_edit()
+        else:
+            self.fall_back(provider)
 
     def action_reconnect(self) -> None:
         """RECONNECT (WEB types): log in to the DIRECT provider again."""

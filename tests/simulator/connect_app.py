@@ -151,7 +151,7 @@ async def _provider_login(request: web.Request) -> web.StreamResponse:
     if not decline and "username" not in values:
         return _login_form(provider.display_name, hidden)
     try:
-        direct_login(
+        reply = direct_login(
             state,
             values["fp_cot"],
             provider.id,
@@ -163,6 +163,7 @@ async def _provider_login(request: web.Request) -> web.StreamResponse:
         return _login_form(
             provider.display_name, hidden, err.message, HTTPStatus.UNAUTHORIZED
         )
+    request.app[CONNECT_DISPATCHER_KEY].publish(reply.events)
     # Back through Flatpeak's auth host, which forwards to connect_url (§3.4).
     return _redirect(
         _add_query("/auth", [("connect_token", values["fp_cot"]), *extras])
