@@ -1,8 +1,7 @@
 """What the simulated Flatpeak Connect knows: providers, connect tokens, settings.
 
 Plain data only; the conversation that changes it is in `connect.py`. Section numbers
-(§n) refer to the Connect spec the simulator follows (docs/connect.md of the shared
-Flatpeak notes).
+(§n) refer to connect.md, the Connect spec the simulator follows.
 """
 
 from __future__ import annotations
