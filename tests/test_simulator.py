@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 from typing import TYPE_CHECKING, Any
+import urllib.error
+import urllib.request
 
 import aiohttp
 from aiohttp import web
@@ -23,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 import pytest
 
 from tests.simulator import (
+    ANY_ROUTE,
     API_VERSION,
     PriceSlot,
     RunningSimulator,
@@ -728,6 +731,32 @@ async def test_fault_bodies_headers_and_delays(api: Api, state: SimulatorState) 
         state.inject_fault("nowhere", status=500)
 
 
+async def test_outage_answers_every_request(api: Api, state: SimulatorState) -> None:
+    """A fault on `*` answers every API request, unknown paths too, not the control API."""
+    location_id = state.add_location(ACCOUNT)["id"]
+    async with api.session.post(
+        f"{api.url}/_sim/fault", json={"route": ANY_ROUTE, "status": 503, "times": None}
+    ) as response:
+        assert response.status == 200
+    for path in ("/locations", f"/locations/{location_id}/status", "/jwks.json", "/x"):
+        status, body = await api.get(path)
+        assert status == 503, path
+        assert_error(body, "service_unavailable", "api_error")
+    status, body, _ = await api.request("GET", "/login")
+    assert status == 503
+    async with api.session.get(f"{api.url}/_sim/calls") as response:
+        assert response.status == 200
+        assert (await response.json())["calls"]["locations"] == 1
+
+    # A route's own fault comes first; the outage serves whatever is left.
+    state.inject_fault("locations", status=429)
+    assert (await api.get("/locations"))[0] == 429
+    assert (await api.get("/locations"))[0] == 503
+    state.clear_faults(ANY_ROUTE)
+    assert (await api.get("/locations"))[0] == 200
+    assert (await api.get("/x"))[0] == 404
+
+
 async def test_calls_per_location(api: Api, state: SimulatorState) -> None:
     """Price, location and status calls are counted per location."""
     one = state.add_location(ACCOUNT)["id"]
@@ -906,6 +935,59 @@ async def test_sender_retry_schedule(
     assert result.attempts == [500] * 6
     assert result.delivered is False
     assert slept == [15, 1800, 10800, 21600, 43200]
+
+
+async def test_sender_retries_keep_the_first_signature(
+    api: Api,
+    state: SimulatorState,
+    session: aiohttp.ClientSession,
+    receiver: Receiver,
+    clock: Clock,
+) -> None:
+    """With re-signing off, every retry repeats the first attempt's signature."""
+
+    async def fake_sleep(seconds: float) -> None:
+        clock.advance(seconds=seconds)
+
+    event = state.add_event("customer.create", {"id": "cus_1"}, account_id=ACCOUNT)
+    receiver.statuses = [503, 500, 200]
+    sender = WebhookSender(state, session, resign_retries=False, sleep=fake_sleep)
+    result = await sender.deliver(receiver.url, event)
+    assert result.attempts == [503, 500, 200]
+    assert clock.current == START + timedelta(seconds=3630)
+    signed = {
+        (headers["Flatpeak-Signature"], headers["Flatpeak-Timestamp"])
+        for headers, _ in receiver.received
+    }
+    assert signed == {
+        (receiver.received[0][0]["Flatpeak-Signature"], str(int(START.timestamp())))
+    }
+    _, jwks = await api.get("/jwks.json")
+    headers, body = receiver.received[2]
+    verify(jwks["keys"][0], headers, body)
+
+
+async def test_control_send_without_resigning(
+    api: Api, state: SimulatorState, receiver: Receiver
+) -> None:
+    """The control API's send takes the same switch."""
+    location_id = state.add_location(ACCOUNT)["id"]
+    receiver.statuses = [500]
+    async with api.session.post(
+        f"{api.url}/_sim/send",
+        json={
+            "type": "tariff.expired",
+            "location_id": location_id,
+            "url": receiver.url,
+            "time_scale": 0.0001,
+            "resign_retries": False,
+        },
+    ) as response:
+        answer = await response.json()
+    assert answer["result"] == {"attempts": [500, 200], "delivered": True}
+    first, second = (headers for headers, _ in receiver.received)
+    for name in ("Flatpeak-Signature", "Flatpeak-Timestamp", "Flatpeak-Key-ID"):
+        assert first[name] == second[name]
 
 
 async def test_sender_really_waits_scaled_delays(
@@ -1096,6 +1178,50 @@ def test_command_line_serve_and_send(cli_simulator: str) -> None:
     answer = json.loads(completed.stdout)
     assert answer["result"] == {"attempts": [200], "delivered": True}
     assert answer["event"]["data"]["id"] == "loc_650000000000000000000001"
+
+
+def control_sync(url: str, name: str, body: dict[str, Any]) -> Any:
+    """POST to a control endpoint of a simulator process (as a shell script would)."""
+    request = urllib.request.Request(  # noqa: S310 - a loopback http URL
+        f"{url}/_sim/{name}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def test_command_line_outage_and_unsigned_retries(cli_simulator: str) -> None:
+    """A separate simulator process takes the outage fault and the re-signing switch."""
+    control_sync(cli_simulator, "fault", {"route": "*", "status": 503, "times": None})
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        urllib.request.urlopen(f"{cli_simulator}/jwks.json", timeout=10)  # noqa: S310
+    assert failed.value.code == 503
+    failed.value.close()
+    control_sync(cli_simulator, "clear_faults", {})
+    completed = subprocess.run(  # noqa: S603 - fixed arguments, this interpreter
+        [
+            sys.executable,
+            "-m",
+            "tests.simulator",
+            "send",
+            "tariff.expired",
+            "--url",
+            f"{cli_simulator}/_sim/clear_faults",
+            "--location",
+            "loc_650000000000000000000001",
+            "--simulator",
+            cli_simulator,
+            "--no-resign-retries",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
 def test_tariff_events_show_in_status() -> None:

@@ -177,6 +177,9 @@ class Simulator:
         """Prepare to serve the demo account on a port."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # The Connect API's own port, chosen here too: the next one may be taken.
+        self.connect_port = free_port()
+        self.connect_url = f"http://127.0.0.1:{self.connect_port}"
         self.process = Process(
             [
                 sys.executable,
@@ -185,6 +188,8 @@ class Simulator:
                 "serve",
                 "--port",
                 str(self.port),
+                "--connect-port",
+                str(self.connect_port),
             ],
             work_dir / "simulator.log",
         )

@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument(
+        "--connect-port",
+        type=int,
+        default=None,
+        help="port of the Connect API (default: the next port; any free one with --port 0)",
+    )
+    serve.add_argument(
         "--no-demo", action="store_true", help="start empty, without the demo account"
     )
     send = commands.add_parser(
@@ -46,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--simulator", default="http://127.0.0.1:8765")
     send.add_argument(
         "--unsigned", action="store_true", help="send `Flatpeak-Signature: none`"
+    )
+    send.add_argument(
+        "--no-resign-retries",
+        action="store_true",
+        help="send every retry with the signature and timestamp of the first attempt",
     )
     send.add_argument(
         "--time-scale",
@@ -70,8 +81,14 @@ async def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     state = SimulatorState()
     demo = None if args.no_demo else seed_demo(state)
-    simulator = await start_simulator(state, args.host, args.port, access_log=True)
+    connect_port = args.connect_port
+    if connect_port is None:
+        connect_port = args.port + 1 if args.port else 0
+    simulator = await start_simulator(
+        state, args.host, args.port, connect_port=connect_port, access_log=True
+    )
     print(f"Flatpeak simulator listening on {simulator.url}")
+    print(f"Flatpeak Connect API listening on {simulator.connect_url}")
     if demo is not None:
         print(f"  account id     {demo.account_id}")
         print(f"  live API key   {demo.live_key}")
@@ -81,6 +98,12 @@ async def _serve(args: argparse.Namespace) -> int:
             f"                 {demo.workshop_location_id} (Workshop, import + export)"
         )
         print(f"                 {demo.test_location_id} (Test Home, test mode)")
+        print(
+            f"  Connect        {demo.connect.direct_id} (Octopus Energy, DIRECT: "
+            f"{demo.connect.direct_username} / {demo.connect.direct_password})"
+        )
+        print(f"                 {demo.connect.library_id} (British Gas, library)")
+        print(f"                 {demo.connect.manual_id} (EDF Energy, by hand)")
     print("Press Ctrl+C to stop.", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -103,6 +126,7 @@ async def _send(args: argparse.Namespace) -> int:
         "location_id": args.location,
         "url": args.url,
         "signed": not args.unsigned,
+        "resign_retries": not args.no_resign_retries,
         "time_scale": args.time_scale,
         "schedule": list(FLATPEAK_RETRY_SCHEDULE[:attempts]),
         "reflect_status": not args.keep_status,

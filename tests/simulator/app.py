@@ -15,8 +15,11 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from .connect import ConnectError, create_token, retrieve_token
 from .control import add_control_routes
+from .sender import Dispatcher
 from .state import (
+    ANY_ROUTE,
     API_VERSION,
     ROUTES,
     TARIFF_DIRECTIONS,
@@ -29,6 +32,7 @@ from .state import (
 )
 
 STATE_KEY = web.AppKey("flatpeak_simulator_state", SimulatorState)
+DISPATCHER_KEY = web.AppKey("flatpeak_simulator_dispatcher", Dispatcher)
 
 MAX_PRICE_WINDOW = timedelta(days=90)
 DEFAULT_PAGE_LIMIT = 30
@@ -149,12 +153,12 @@ async def _api_middleware(request: web.Request, handler: Handler) -> web.StreamR
     try:
         if route in ROUTES:
             state.record_call(route, request.match_info.get("location_id"))
-            fault = state.take_fault(route)
-            if fault is not None and (response := await _apply_fault(state, fault)):
-                return response
-            # The JWKS is a static public document: no version applies to it.
-            if route != "jwks":
-                _check_version(state, request)
+        fault = state.take_fault(route if route in ROUTES else ANY_ROUTE)
+        if fault is not None and (response := await apply_fault(state, fault)):
+            return response
+        # The JWKS is a static public document: no version applies to it.
+        if route in ROUTES and route != "jwks":
+            _check_version(state, request)
         return await handler(request)
     except ApiError as err:
         return _error_response(state, err)
@@ -165,7 +169,7 @@ async def _api_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return _error_response(state, ApiError(err.status, code, message))
 
 
-async def _apply_fault(state: SimulatorState, fault: Fault) -> web.Response | None:
+async def apply_fault(state: SimulatorState, fault: Fault) -> web.Response | None:
     """Delay, then answer with the fault's status/body (None: serve normally)."""
     if fault.delay:
         await asyncio.sleep(fault.delay)
@@ -579,6 +583,57 @@ async def _get_event(request: web.Request) -> web.Response:
     )
 
 
+# -- Connect tokens ---------------------------------------------------------------
+
+
+def _api_error(err: ConnectError, live_mode: bool) -> ApiError:
+    """Answer a Connect validation error with the API's error object."""
+    return ApiError(
+        err.status,
+        err.code,
+        err.message,
+        error_type=err.error_type,
+        context=err.context,
+        live_mode=live_mode,
+    )
+
+
+async def _create_connect_token(request: web.Request) -> web.Response:
+    """POST /connect/token and /connect/tariff/token (connect.md §1)."""
+    token = _authenticate(request)
+    state = _state(request)
+    try:
+        body = await request.json() if await request.read() else None
+    except ValueError:
+        body = None
+    try:
+        connect_token = create_token(state, token.account_id, token.live_mode, body)
+    except ConnectError as err:
+        raise _api_error(err, token.live_mode) from None
+    return web.json_response(
+        {
+            "connect_token": connect_token.id,
+            "expires_in": state.connect.token_lifetime,
+            "live_mode": token.live_mode,
+        }
+    )
+
+
+async def _retrieve_connect_token(request: web.Request) -> web.Response:
+    """GET /connect/tariff/token?connect_token= (connect.md §4)."""
+    token = _authenticate(request)
+    try:
+        body = retrieve_token(
+            _state(request),
+            token.account_id,
+            token.live_mode,
+            request.query.get("connect_token"),
+        )
+    except ConnectError as err:
+        raise _api_error(err, token.live_mode) from None
+    return web.json_response(body)
+
+
 # -- JWKS ------------------------------------------------------------------------------
 
 
@@ -594,6 +649,8 @@ def create_app(state: SimulatorState | None = None) -> web.Application:
     state = state or SimulatorState()
     app = web.Application(middlewares=[_api_middleware])
     app[STATE_KEY] = state
+    dispatcher = app[DISPATCHER_KEY] = Dispatcher(state)
+    app.on_cleanup.append(dispatcher.close)
     app.router.add_get("/login", _login, name="login")
     app.router.add_get("/locations", _list_locations, name="locations")
     app.router.add_get("/locations/{location_id}", _get_location, name="location")
@@ -606,5 +663,23 @@ def create_app(state: SimulatorState | None = None) -> web.Application:
     app.router.add_get("/events", _list_events, name="events")
     app.router.add_get("/events/{event_id}", _get_event, name="event")
     app.router.add_get("/jwks.json", _jwks, name="jwks")
-    add_control_routes(app, state)
+    # The Anode path and the older one the Zero docs and the DZ spec use (§1); a GET
+    # at the new path is not documented (§4) but costs nothing to answer.
+    app.router.add_post(
+        "/connect/token", _create_connect_token, name="connect_token_create"
+    )
+    app.router.add_get(
+        "/connect/token", _retrieve_connect_token, name="connect_token_retrieve"
+    )
+    app.router.add_post(
+        "/connect/tariff/token",
+        _create_connect_token,
+        name="connect_tariff_token_create",
+    )
+    app.router.add_get(
+        "/connect/tariff/token",
+        _retrieve_connect_token,
+        name="connect_tariff_token_retrieve",
+    )
+    add_control_routes(app, state, dispatcher)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 import json
 from typing import TYPE_CHECKING, Any
@@ -9,11 +10,15 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
+from .connect import add_provider, finish_pending, seed_connect_providers
+from .connect_model import DirectLogin, LibraryTariff, Provider, TodPeriod
 from .sender import FLATPEAK_RETRY_SCHEDULE, FLATPEAK_TIMEOUT, WebhookSender
+from .state import WebhookConfig
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from .sender import Dispatcher
     from .state import SimulatorState
 
 _STATUS_FIELDS = (
@@ -33,9 +38,10 @@ _BAD_ARGUMENTS = (KeyError, TypeError, ValueError)
 class _Control:
     """The control operations on one state; each takes and returns JSON."""
 
-    def __init__(self, state: SimulatorState) -> None:
+    def __init__(self, state: SimulatorState, dispatcher: Dispatcher) -> None:
         """Bind to a state; the HTTP session for webhooks is made on first use."""
         self.state = state
+        self.dispatcher = dispatcher
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self, _app: web.Application) -> None:
@@ -59,6 +65,7 @@ class _Control:
             time_scale=float(body.get("time_scale", 1.0)),
             timeout=float(body.get("timeout", FLATPEAK_TIMEOUT)),
             sign=bool(body.get("signed", True)),
+            resign_retries=bool(body.get("resign_retries", True)),
         )
         result = await sender.deliver(body["url"], event)
         return {"event": event, "result": result.as_dict()}
@@ -166,6 +173,148 @@ class _Control:
         """Add a signing key and sign with it from now on."""
         return {"kid": self.state.rotate_key().kid}
 
+    async def webhook(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Deliver Connect's events to a URL from now on (`url: null` stops it)."""
+        if body.get("url") is None:
+            self.state.webhook = None
+            return _OK
+        schedule = body.get("schedule")
+        self.state.webhook = WebhookConfig(
+            url=str(body["url"]),
+            sign=bool(body.get("signed", True)),
+            schedule=tuple(float(delay) for delay in schedule) if schedule else None,
+            time_scale=float(body.get("time_scale", 1.0)),
+            timeout=float(body["timeout"]) if body.get("timeout") else None,
+            resign_retries=bool(body.get("resign_retries", True)),
+        )
+        return _OK
+
+    async def deliveries(self, _body: dict[str, Any]) -> dict[str, Any]:
+        """Return what became of each delivery to the configured webhook."""
+        await self.dispatcher.idle()
+        return {"deliveries": list(self.state.deliveries)}
+
+    async def connect_providers(self, _body: dict[str, Any]) -> dict[str, Any]:
+        """Seed the standard providers (DIRECT, library, by hand); return their ids."""
+        return asdict(seed_connect_providers(self.state))
+
+    async def connect_provider(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Add (or replace, by provider_id) a provider; see `_provider_from_json`."""
+        return _provider_json(_provider_from_json(self.state, body))
+
+    async def connect_settings(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Change Connect's switches; answer all of them."""
+        connect = self.state.connect
+        if "token_lifetime" in body:
+            connect.token_lifetime = int(body["token_lifetime"])
+        if "single_use" in body:
+            connect.single_use = bool(body["single_use"])
+        if "end_route" in body:
+            if body["end_route"] not in ("session_redirect", "session_complete"):
+                raise ValueError("end_route is session_redirect or session_complete")
+            connect.end_route = body["end_route"]
+        if "redirect_url_has_token" in body:
+            connect.redirect_url_has_token = bool(body["redirect_url_has_token"])
+        return {
+            "token_lifetime": connect.token_lifetime,
+            "single_use": connect.single_use,
+            "end_route": connect.end_route,
+            "redirect_url_has_token": connect.redirect_url_has_token,
+        }
+
+    async def connect_session(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Return where a connect token's session is (for assertions)."""
+        token = self.state.connect.tokens[body["connect_token"]]
+        return {
+            "route": token.route,
+            "history": list(token.history),
+            "location_id": token.location_id,
+            "complete_action": token.complete_action,
+            "is_tariff_processed": token.is_tariff_processed,
+            "ended": token.ended,
+            "wrong_tariff_reported": token.wrong_tariff_reported,
+            "expires_at": token.expires_at.isoformat(),
+        }
+
+    async def connect_finish(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Make a pending tariff available (or `outcome: FAILED`), as Flatpeak later does."""
+        outcome = body.get("outcome", "CONNECTED")
+        if outcome not in ("CONNECTED", "FAILED"):
+            raise ValueError("outcome is CONNECTED or FAILED")
+        reply = finish_pending(self.state, body["connect_token"], outcome)
+        self.dispatcher.publish(reply.events)
+        return {"events": reply.events}
+
+    async def expire_connect_tokens(self, _body: dict[str, Any]) -> dict[str, Any]:
+        """Make every connect token expire now."""
+        now = self.state.now()
+        for token in self.state.connect.tokens.values():
+            token.expires_at = now
+        return _OK
+
+
+def _provider_from_json(state: SimulatorState, body: dict[str, Any]) -> Provider:
+    """Build a provider from a control request's JSON.
+
+    The body is `{display_name, provider_id?, country_codes?, tariffs?, direct?}`. A tariff is `{name, id?, description?, structure_type?, cost?, hours?}` with hours
+    as the conversation's `{valid_from, valid_to, cost}`; `direct` is `{username,
+    password, outcome?, tariff_name?, structure_type?}`.
+    """
+    tariffs = [
+        LibraryTariff(
+            id=item.get("id") or state.new_id("trt"),
+            name=item["name"],
+            description=item.get("description", ""),
+            structure_type=item.get("structure_type")
+            or ("TIME_OF_DAY" if item.get("hours") else "FIXED"),
+            cost=float(item.get("cost", 0.25)),
+            periods=tuple(
+                TodPeriod(
+                    _minutes(hour["valid_from"]),
+                    _minutes(hour["valid_to"]),
+                    float(hour["cost"]),
+                )
+                for hour in item.get("hours", [])
+            ),
+        )
+        for item in body.get("tariffs", [])
+    ]
+    direct = body.get("direct")
+    return add_provider(
+        state,
+        body["display_name"],
+        provider_id=body.get("provider_id"),
+        country_codes=tuple(body.get("country_codes", ["GB"])),
+        tariffs=tariffs,
+        direct=DirectLogin(
+            direct["username"],
+            direct["password"],
+            outcome=direct.get("outcome", "CONNECTED"),
+            tariff_name=direct.get("tariff_name", "Agile Octopus"),
+            structure_type=direct.get("structure_type", "TIME_OF_DAY"),
+        )
+        if direct
+        else None,
+    )
+
+
+def _minutes(value: str) -> int:
+    """Parse HH:MM[:SS] to minutes after midnight."""
+    hours, minutes = value.split(":")[:2]
+    return int(hours) * 60 + int(minutes)
+
+
+def _provider_json(provider: Provider) -> dict[str, Any]:
+    """Describe a provider as the control API answers it."""
+    return {
+        **provider.reference(),
+        "country_codes": list(provider.country_codes),
+        "tariffs": [
+            {"id": tariff.id, "name": tariff.name} for tariff in provider.tariffs
+        ],
+        "direct": provider.direct is not None,
+    }
+
 
 _ROUTES = {
     "send": "POST",
@@ -182,12 +331,22 @@ _ROUTES = {
     "add_api_key": "POST",
     "account": "POST",
     "rotate_key": "POST",
+    "webhook": "POST",
+    "deliveries": "GET",
+    "connect_providers": "POST",
+    "connect_provider": "POST",
+    "connect_settings": "POST",
+    "connect_session": "POST",
+    "connect_finish": "POST",
+    "expire_connect_tokens": "POST",
 }
 
 
-def add_control_routes(app: web.Application, state: SimulatorState) -> None:
+def add_control_routes(
+    app: web.Application, state: SimulatorState, dispatcher: Dispatcher
+) -> None:
     """Register the control endpoints for a state on an application."""
-    control = _Control(state)
+    control = _Control(state, dispatcher)
     app.on_cleanup.append(control.close)
     for name, method in _ROUTES.items():
         app.router.add_route(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-import math
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+from .connect import ConnectProviders, seed_connect_providers
+from .prices import agile_price
 
 if TYPE_CHECKING:
     from .state import SimulatorState
@@ -34,28 +36,7 @@ class DemoAccount:
     home_location_id: str
     workshop_location_id: str
     test_location_id: str
-
-
-def agile_price(local: datetime) -> float:
-    """Return an Agile-like GBP/kWh price for a local wall-clock time."""
-    hour = local.hour + local.minute / 60
-    if hour < 4:  # overnight, falling to the cheapest slots around 04:00
-        base = 0.13 - 0.012 * hour
-    elif hour < 9:  # morning ramp
-        base = 0.082 + 0.03 * (hour - 4)
-    elif hour < 13:  # midday solar dip
-        base = 0.232 - 0.02 * (hour - 9)
-    elif hour < 16:
-        base = 0.152 + 0.02 * (hour - 13)
-    elif hour < 19:  # evening peak, highest around 17:30
-        base = 0.30 + 0.10 * math.sin(math.pi * (hour - 16) / 3)
-    elif hour < 23:
-        base = 0.24 - 0.02 * (hour - 19)
-    else:
-        base = 0.15 - 0.02 * (hour - 23)
-    # A small deterministic day-to-day wobble, so days are not identical.
-    wobble = 0.005 * ((local.date().toordinal() * 7919) % 5 - 2)
-    return round(base + wobble, 5)
+    connect: ConnectProviders
 
 
 def seed_demo(state: SimulatorState) -> DemoAccount:
@@ -111,4 +92,5 @@ def seed_demo(state: SimulatorState) -> DemoAccount:
         home_location_id=DEMO_HOME_ID,
         workshop_location_id=DEMO_WORKSHOP_ID,
         test_location_id=DEMO_TEST_HOME_ID,
+        connect=seed_connect_providers(state),
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from .state import API_VERSION, SimulatorState
+from .state import API_VERSION, SimulatorState, WebhookConfig
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -46,9 +46,15 @@ class WebhookSender:
         time_scale: float = 1.0,
         timeout: float = FLATPEAK_TIMEOUT,
         sign: bool = True,
+        resign_retries: bool = True,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
-        """Set up delivery; `time_scale` compresses the retry delays."""
+        """Set up delivery; `time_scale` compresses the retry delays.
+
+        With `resign_retries` False every attempt repeats the signature and
+        `Flatpeak-Timestamp` of the first one, so a receiver's replay window can be
+        tested against retries that arrive hours later with an old timestamp.
+        """
         if not schedule:
             raise ValueError("schedule needs at least one delay")
         self.state = state
@@ -57,6 +63,7 @@ class WebhookSender:
         self.time_scale = time_scale
         self.timeout = timeout
         self.sign = sign
+        self.resign_retries = resign_retries
         self._sleep = sleep
 
     def headers(
@@ -99,11 +106,17 @@ class WebhookSender:
         body = json.dumps(event).encode()
         result = DeliveryResult()
         client_timeout = aiohttp.ClientTimeout(total=self.timeout)
+        first_headers: dict[str, str] | None = None
         for delay in self.schedule:
             if delay:
                 await self._sleep(delay * self.time_scale)
-            # Re-signed per attempt: a retry hours later needs a fresh timestamp.
-            headers = self.headers(body, sign=sign, key=key, timestamp=timestamp)
+            if first_headers is None or self.resign_retries:
+                # Re-signed per attempt by default: a retry hours later needs a fresh
+                # timestamp.
+                first_headers = self.headers(
+                    body, sign=sign, key=key, timestamp=timestamp
+                )
+            headers = dict(first_headers)
             headers.update(extra_headers or {})
             try:
                 async with self.session.post(
@@ -132,3 +145,60 @@ class WebhookSender:
                 *(self.deliver(url, event, **kwargs) for event in events)
             )
         )
+
+
+class Dispatcher:
+    """Deliver the events the simulator creates by itself to the configured webhook.
+
+    Connect's `connect_session.complete` is made by a session, not by a test; when
+    `state.webhook` is set it goes out in the background like Flatpeak's would, and
+    each result is appended to `state.deliveries`.
+    """
+
+    def __init__(self, state: SimulatorState) -> None:
+        """Serve one state; the HTTP session is made on first delivery."""
+        self.state = state
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def publish(self, events: Iterable[dict[str, Any]]) -> None:
+        """Start delivering events (no-op without a configured webhook)."""
+        config = self.state.webhook
+        if config is None:
+            return
+        for event in events:
+            task = asyncio.get_running_loop().create_task(self._deliver(config, event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, config: WebhookConfig, event: dict[str, Any]) -> None:
+        """Deliver one event and record the outcome."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        sender = WebhookSender(
+            self.state,
+            self._session,
+            schedule=config.schedule or FLATPEAK_RETRY_SCHEDULE,
+            time_scale=config.time_scale,
+            timeout=config.timeout or FLATPEAK_TIMEOUT,
+            sign=config.sign,
+            resign_retries=config.resign_retries,
+        )
+        result = await sender.deliver(config.url, event)
+        self.state.deliveries.append(
+            {"event_id": event["id"], "type": event["type"], **result.as_dict()}
+        )
+
+    async def idle(self) -> None:
+        """Wait until every started delivery has ended."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self, _app: object = None) -> None:
+        """Stop deliveries in flight and close the HTTP session."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -11,6 +11,7 @@ import secrets
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from .connect_model import ConnectState
 from .keys import SigningKey
 
 API_VERSION = "2025-09-14.anode"
@@ -26,8 +27,19 @@ ROUTES = frozenset(
         "events",
         "event",
         "jwks",
+        # Connect tokens on the API (§1, §4 of connect.md): the Anode and older paths.
+        "connect_token_create",
+        "connect_tariff_token_create",
+        "connect_token_retrieve",
+        "connect_tariff_token_retrieve",
+        # The Connect API: the conversation, a provider's login page, the auth hop.
+        "connect",
+        "connect_login",
+        "connect_auth",
     }
 )
+#: The fault route that matches every request but the control API's (an outage).
+ANY_ROUTE = "*"
 PRICE_ERROR_CODES = frozenset(
     {"pending_connect", "no_tariff_connected", "no_price_data"}
 )
@@ -145,6 +157,19 @@ class PriceFeed:
 
 
 @dataclass(slots=True)
+class WebhookConfig:
+    """Where events the simulator creates by itself (Connect's) are delivered."""
+
+    url: str
+    sign: bool = True
+    #: Delays before each attempt; None is Flatpeak's schedule.
+    schedule: tuple[float, ...] | None = None
+    time_scale: float = 1.0
+    timeout: float | None = None
+    resign_retries: bool = True
+
+
+@dataclass(slots=True)
 class _EventMeta:
     """Ownership of a stored event (not part of the event object)."""
 
@@ -172,6 +197,10 @@ class SimulatorState:
         self.location_calls: Counter[tuple[str, str]] = Counter()
         self.missing_version_header: int = 0
         self.signing_keys: list[SigningKey] = [SigningKey.default()]
+        self.connect = ConnectState()
+        #: Set to deliver Connect's events as they happen; results land in deliveries.
+        self.webhook: WebhookConfig | None = None
+        self.deliveries: list[dict[str, Any]] = []
         self._event_meta: dict[str, _EventMeta] = {}
         self._seq: dict[str, int] = {}
         self._id_counter = 0
@@ -547,14 +576,17 @@ class SimulatorState:
         location = self.locations[location_id]
         return self._location_event(event_type, location, copy.deepcopy(location))
 
-    def make_connect_session_complete(self, location_id: str) -> dict[str, Any]:
-        """Store a `connect_session.complete` event."""
+    def make_connect_session_complete(
+        self, location_id: str, connect_token: str | None = None
+    ) -> dict[str, Any]:
+        """Store a `connect_session.complete` event (its payload is not documented)."""
         location = self.locations[location_id]
         data = {
-            "id": self.new_id("cot"),
+            "id": connect_token or self.new_id("cot"),
             "object": "connect_session",
             "live_mode": location["live_mode"],
             "location_id": location_id,
+            "account_id": location["account_id"],
         }
         return self._location_event("connect_session.complete", location, data)
 
@@ -598,8 +630,12 @@ class SimulatorState:
         headers: dict[str, str] | None = None,
         times: int | None = 1,
     ) -> Fault:
-        """Make the next `times` requests to a route misbehave (None: until cleared)."""
-        if route not in ROUTES:
+        """Make the next `times` requests to a route misbehave (None: until cleared).
+
+        The route `*` (ANY_ROUTE) matches every request, unknown paths included, after
+        the faults of the request's own route: `status=503, times=None` is an outage.
+        """
+        if route not in ROUTES and route != ANY_ROUTE:
             raise ValueError(f"Unknown route {route!r}; one of {sorted(ROUTES)}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 (or None)")
@@ -615,8 +651,8 @@ class SimulatorState:
             self.faults.pop(route, None)
 
     def take_fault(self, route: str) -> Fault | None:
-        """Consume one use of the oldest fault queued for a route."""
-        queue = self.faults.get(route)
+        """Consume one use of the oldest fault queued for a route (or for any route)."""
+        queue = self.faults.get(route) or self.faults.get(ANY_ROUTE)
         if not queue:
             return None
         fault = queue[0]
