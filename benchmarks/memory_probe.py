@@ -50,7 +50,7 @@ IGNORED = (
 )
 GROUPS = (
     ("flatpeak/api/models.py", "Flatpeak models (location, status, price slots)"),
-    ("flatpeak/prices.py", "price series (raw_today/raw_tomorrow cells)"),
+    ("flatpeak/pricing/series.py", "price series (raw_today/raw_tomorrow cells)"),
     ("flatpeak/", "rest of the integration"),
     ("homeassistant/", "Home Assistant (entities, registries, states, timers)"),
 )
