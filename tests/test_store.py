@@ -15,6 +15,7 @@ from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers.storage import Store
+from homeassistant.util.file import WriteError
 import pytest
 from pytest_homeassistant_custom_component.common import (
     async_capture_events,
@@ -339,3 +340,33 @@ async def test_problem_stored_with_a_future_time_can_still_be_cleared(
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert problems.active(HOME_ID, Problem.TARIFF_FETCH_FAILED) is None
+
+
+async def test_a_failed_write_is_not_reported_as_saved(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Home Assistant logs a failed write and returns: `on_saved` must not run then.
+
+    The event log empties its journal in `on_saved`; after a write that never reached
+    the disk that would lose the ids the journal alone holds.
+    """
+    saved: list[int] = []
+    data = {"n": 1}
+    store = ThrottledStore(
+        hass,
+        "flatpeak.failing",
+        lambda: dict(data),
+        60.0,
+        on_saved=lambda: saved.append(1),
+    )
+    store.schedule_save()
+    with patch.object(Store, "_async_write_data", side_effect=WriteError("disk full")):
+        await store.async_flush()
+    assert saved == []
+    assert "flatpeak.failing" not in hass_storage
+
+    # The change is still pending: the next flush writes it and reports it.
+    await store.async_flush()
+    assert saved == [1]
+    assert hass_storage["flatpeak.failing"]["data"] == {"n": 1}
+    await store.async_close()
