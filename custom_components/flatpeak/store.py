@@ -141,7 +141,7 @@ class ThrottledStore:
         # Home Assistant only queues a write while it stops (for its final-write event).
         queued = self._hass.state is CoreState.stopping
         await self._store.async_save(data)
-        return not queued
+        return not queued and not self._store.write_failed
 
     async def async_close(self) -> None:
         """Write what changed and stop writing (when the entry is unloaded)."""
