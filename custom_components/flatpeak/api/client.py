@@ -19,7 +19,6 @@ from .exceptions import (
     FlatpeakAccountDisabledError,
     FlatpeakApiError,
     FlatpeakAuthenticationError,
-    FlatpeakConnectionError,
     FlatpeakError,
     FlatpeakNoPriceDataError,
     FlatpeakNoTariffError,
@@ -28,7 +27,6 @@ from .exceptions import (
     FlatpeakRateLimitError,
     FlatpeakResponseError,
     FlatpeakServerError,
-    FlatpeakTimeoutError,
 )
 from .models import (
     Event,
@@ -42,6 +40,7 @@ from .models import (
     TariffDirection,
     parse_list,
 )
+from .transport import send_request
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -225,36 +224,23 @@ class FlatpeakClient:
         params: Mapping[str, str] | None = None,
         json_body: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Send one request: the single place that talks HTTP and maps its failures."""
-        try:
-            async with (
-                asyncio.timeout(self.request_timeout),
-                self._session.request(
-                    method,
-                    f"{self.api_url}{path}",
-                    params=params,
-                    json=json_body,
-                    headers={
-                        "Accept": "application/json",
-                        "Flatpeak-Version": API_VERSION,
-                        **headers,
-                    },
-                ) as response,
-            ):
-                body = await response.read()
-                status = response.status
-                response_headers = response.headers
-        except TimeoutError as err:
-            raise FlatpeakTimeoutError(
-                f"Flatpeak did not answer {method} {path} within "
-                f"{self.request_timeout:g} s"
-            ) from err
-        except aiohttp.ClientError as err:
-            raise FlatpeakConnectionError(
-                f"Cannot reach Flatpeak for {method} {path}: {err}"
-            ) from err
-
-        _raise_for_status(status, body, response_headers)
+        """Send one request to the API and read its JSON answer or its error."""
+        response = await send_request(
+            self._session,
+            method,
+            f"{self.api_url}{path}",
+            timeout=self.request_timeout,
+            label=f"{method} {path}",
+            params=params,
+            json_body=json_body,
+            headers={
+                "Accept": "application/json",
+                "Flatpeak-Version": API_VERSION,
+                **headers,
+            },
+        )
+        body, status = response.body, response.status
+        _raise_for_status(status, body, response.headers)
         try:
             return json.loads(body)
         except ValueError as err:

@@ -8,7 +8,6 @@ turn what people type into what Connect takes.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -17,8 +16,6 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import aiohttp
 
 from .client import DEFAULT_TIMEOUT, _raise_for_status, format_timestamp
 from .connect_models import (
@@ -30,15 +27,16 @@ from .connect_models import (
 )
 from .exceptions import (
     FlatpeakConnectError,
-    FlatpeakConnectionError,
     FlatpeakConnectTokenError,
     FlatpeakResponseError,
     FlatpeakTimeOfDayCoverError,
-    FlatpeakTimeoutError,
 )
+from .transport import send_request
 
 if TYPE_CHECKING:
     from datetime import datetime, time
+
+    import aiohttp
 
     from .models import JsonObject, PostalAddress
 
@@ -98,27 +96,17 @@ class ConnectClient:
     async def _post(self, body: Mapping[str, Any]) -> ConnectPage:
         """Send one request: the single place that talks HTTP to Connect and maps failures."""
         route = body.get("route")
-        try:
-            async with (
-                asyncio.timeout(self.request_timeout),
-                self._session.post(
-                    f"{self.connect_api_url}/",
-                    json=body,
-                    headers={"Accept": "application/json"},
-                ) as response,
-            ):
-                raw = await response.read()
-                status = response.status
-                headers = response.headers
-        except TimeoutError as err:
-            raise FlatpeakTimeoutError(
-                f"Flatpeak Connect did not answer {route} within "
-                f"{self.request_timeout:g} s"
-            ) from err
-        except aiohttp.ClientError as err:
-            raise FlatpeakConnectionError(
-                f"Cannot reach Flatpeak Connect for {route}: {err}"
-            ) from err
+        response = await send_request(
+            self._session,
+            "POST",
+            f"{self.connect_api_url}/",
+            timeout=self.request_timeout,
+            label=str(route),
+            service="Flatpeak Connect",
+            json_body=body,
+            headers={"Accept": "application/json"},
+        )
+        raw, status, headers = response.body, response.status, response.headers
 
         try:
             payload = json.loads(raw)
