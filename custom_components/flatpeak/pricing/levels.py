@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
@@ -65,8 +65,14 @@ class DayPlace:
 
 
 def _overlap(slot: PriceSlot, start: datetime, end: datetime) -> int:
-    """Return how many microseconds of [start, end) a slot covers."""
-    covered = min(slot.valid_to, end) - max(slot.valid_from, start)
+    """Return how many microseconds of [start, end) a slot covers.
+
+    In UTC: two datetimes of one zone subtract by their wall clocks, which is an hour
+    off across a clock change.
+    """
+    covered = min(slot.valid_to, end).astimezone(UTC) - max(
+        slot.valid_from, start
+    ).astimezone(UTC)
     return max(covered // _MICROSECOND, 0)
 
 
@@ -145,7 +151,13 @@ def previous_slot(series: PriceSeries, moment: datetime) -> PriceSlot | None:
     With no slot in force, it is the last slot that ended by `moment`.
     """
     current = series.slot_at(moment)
-    boundary = current.valid_from if current is not None else moment
+    boundary = (current.valid_from if current is not None else moment).astimezone(UTC)
     # Slots do not overlap, so the last one starting before the boundary ends by it.
-    index = bisect_left(series.slots, boundary, key=lambda slot: slot.valid_from) - 1
+    # Compared in UTC: datetimes of one zone compare by wall clock, blind to the fold.
+    index = (
+        bisect_left(
+            series.slots, boundary, key=lambda slot: slot.valid_from.astimezone(UTC)
+        )
+        - 1
+    )
     return series.slots[index] if index >= 0 else None
