@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from homeassistant.const import STATE_OFF, STATE_ON, Platform
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -16,7 +17,16 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.flatpeak.const import DOMAIN
-from tests.helpers import HOME_ID, NOW, WEBHOOK_PATH, make_event
+from tests.helpers import (
+    HOME_ID,
+    NOW,
+    WEBHOOK_PATH,
+    half_hourly_price,
+    make_event,
+    move_time_to,
+    setup_entry,
+)
+from tests.simulator.state import PriceSlot
 
 if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
@@ -25,7 +35,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers import entity_registry as er
     from syrupy.assertion import SnapshotAssertion
 
-    from tests.simulator import RunningSimulator
+    from tests.simulator import RunningSimulator, SimulatorState
 
 TARIFF_ID = "trf_69665bd289b104fb993db999"
 
@@ -94,11 +104,12 @@ async def test_event_turns_sensor_on(
     assert state.attributes["since"] == NOW.isoformat()
     assert state.attributes["event_id"] == "evt_1"
     assert state.attributes["tariff_id"] == TARIFF_ID
-    # Only this problem's sensor turned on.
+    # Only this problem's sensor turned on (the price sensors, which have no device
+    # class, follow the prices).
     on = [
         s.entity_id
         for s in hass.states.async_all("binary_sensor")
-        if s.state == STATE_ON
+        if s.state == STATE_ON and "device_class" in s.attributes
     ]
     assert on == [entity_id]
 
@@ -182,3 +193,48 @@ async def test_status_read_before_the_event_does_not_clear_it(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert simulator.state.calls["location_status"] == calls + 1
     assert hass.states.get(entity_id).state == STATE_OFF  # type: ignore[union-attr]
+
+
+TOMORROW_KNOWN = "binary_sensor.home_tomorrow_prices_known"
+
+
+def _tomorrow(hass: HomeAssistant) -> tuple[str, bool]:
+    """The binary sensor's state and the current price's `tomorrow_valid`."""
+    known = hass.states.get(TOMORROW_KNOWN)
+    current = hass.states.get("sensor.home_current_price")
+    assert known is not None
+    assert current is not None
+    return known.state, current.attributes["tomorrow_valid"]
+
+
+async def test_tomorrow_prices_known_is_tomorrow_valid(
+    hass: HomeAssistant,
+    simulator_state: SimulatorState,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Off while part of tomorrow is unknown, on once all is, off again at midnight."""
+    start = datetime(2026, 11, 25, tzinfo=UTC)
+    simulator_state.set_prices(
+        HOME_ID,
+        [
+            PriceSlot(start + timedelta(hours=h), start + timedelta(hours=h + 1), 0.2)
+            for h in range(36)
+        ],
+    )
+    await setup_entry(hass, mock_config_entry, freezer)
+    assert _tomorrow(hass) == (STATE_OFF, False)
+
+    simulator_state.set_price_pattern(HOME_ID, half_hourly_price)
+    assert await async_setup_component(hass, "homeassistant", {})
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": TOMORROW_KNOWN}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert _tomorrow(hass) == (STATE_ON, True)
+
+    # At midnight tomorrow becomes today; the day after is not fetched yet.
+    await move_time_to(hass, freezer, datetime(2026, 11, 25, 23, 59, 59, tzinfo=UTC))
+    assert _tomorrow(hass) == (STATE_ON, True)
+    await move_time_to(hass, freezer, datetime(2026, 11, 26, tzinfo=UTC))
+    assert _tomorrow(hass) == (STATE_OFF, False)

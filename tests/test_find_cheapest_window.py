@@ -158,7 +158,8 @@ async def test_non_contiguous_picks_the_cheapest_slots(
             {
                 "start": "2026-11-25T10:05:00+00:00",
                 "end": "2026-11-27T12:00:00+00:00",
-                "known": "2026-11-25T00:00:00+00:00 to 2026-11-27T00:00:00+00:00",
+                # From an hour before midnight: the slot before the day's first.
+                "known": "2026-11-24T23:00:00+00:00 to 2026-11-27T00:00:00+00:00",
             },
         ),
         (

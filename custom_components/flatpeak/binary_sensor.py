@@ -11,15 +11,24 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.util import dt as dt_util
 
+from .api.models import TariffDirection
 from .entity import FlatpeakEntity
+from .pricing.levels import CHEAP_LEVELS, EXPENSIVE_LEVELS, place_at
+from .pricing.series import local_day
 from .pricing.target_window_sensor import async_setup_target_windows
 from .tariff.problems import ActiveProblem, Problem, ProblemTracker
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-    from .locations.coordinator import FlatpeakLocationCoordinator
+    from .locations.coordinator import FlatpeakLocationCoordinator, LocationData
+    from .pricing.levels import PriceLevel
     from .runtime import FlatpeakConfigEntry
 
 # State comes from the problem tracker, not from API calls.
@@ -47,6 +56,54 @@ PROBLEM_SENSORS: tuple[FlatpeakProblemDescription, ...] = tuple(
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class FlatpeakPriceBinaryDescription(BinarySensorEntityDescription):
+    """A binary sensor read from a location's prices at a given instant."""
+
+    # None: unknown now (no price applies), shown as unavailable.
+    is_on_fn: Callable[[LocationData, datetime, ZoneInfo], bool | None]
+    exists_fn: Callable[[LocationData], bool] = lambda _data: True
+
+
+def _level_in(
+    direction: TariffDirection, levels: frozenset[PriceLevel]
+) -> Callable[[LocationData, datetime, ZoneInfo], bool | None]:
+    def is_on(data: LocationData, now: datetime, zone: ZoneInfo) -> bool | None:
+        series = data.series(direction)
+        place = place_at(series, now, local_day(now, zone)) if series else None
+        return place.level in levels if place else None
+
+    return is_on
+
+
+def _tomorrow_known(data: LocationData, now: datetime, zone: ZoneInfo) -> bool:
+    # The very test behind the current price's `tomorrow_valid` attribute.
+    series = data.import_series
+    return series is not None and series.covers_span(*local_day(now, zone, 1))
+
+
+PRICE_SENSORS: tuple[FlatpeakPriceBinaryDescription, ...] = (
+    FlatpeakPriceBinaryDescription(
+        key="cheap_now",
+        translation_key="cheap_now",
+        is_on_fn=_level_in(TariffDirection.IMPORT, CHEAP_LEVELS),
+    ),
+    FlatpeakPriceBinaryDescription(
+        key="tomorrow_prices_known",
+        translation_key="tomorrow_prices_known",
+        is_on_fn=_tomorrow_known,
+    ),
+    FlatpeakPriceBinaryDescription(
+        key="export_price_high_now",
+        translation_key="export_price_high_now",
+        is_on_fn=_level_in(TariffDirection.EXPORT, EXPENSIVE_LEVELS),
+        exists_fn=lambda data: (
+            data.status is not None and data.status.has_export_tariff
+        ),
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: FlatpeakConfigEntry,
@@ -61,6 +118,23 @@ async def async_setup_entry(
             FlatpeakProblemSensor(coordinator, description, problems)
             for description in PROBLEM_SENSORS
         )
+        added: set[str] = set()
+
+        @callback
+        def add_price_sensors() -> None:
+            new = [
+                FlatpeakPriceBinarySensor(coordinator, description)
+                for description in PRICE_SENSORS
+                if description.key not in added
+                and description.exists_fn(coordinator.data)
+            ]
+            added.update(sensor.entity_description.key for sensor in new)
+            if new:
+                async_add_entities(new)
+
+        add_price_sensors()
+        # An export tariff connected later brings its sensor without a reload.
+        entry.async_on_unload(coordinator.async_add_listener(add_price_sensors))
 
     entry.runtime_data.locations.async_on_each(add_location)
     async_setup_target_windows(hass, entry, async_add_entities)
@@ -117,3 +191,27 @@ class FlatpeakProblemSensor(FlatpeakEntity, BinarySensorEntity):
                 self.async_write_ha_state,
             )
         )
+
+
+class FlatpeakPriceBinarySensor(FlatpeakEntity, BinarySensorEntity):
+    """On or off from the location's cached prices; changes at slot boundaries."""
+
+    entity_description: FlatpeakPriceBinaryDescription
+
+    @property
+    def _value(self) -> bool | None:
+        return self.entity_description.is_on_fn(
+            self.coordinator.data, dt_util.utcnow(), self.coordinator.zone
+        )
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Unavailable while no price applies now, as the price sensors are."""
+        return super().available and self._value is not None
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        """Read the state for this very instant from the cached data."""
+        return self._value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, override
+from typing import TYPE_CHECKING, Any, NamedTuple, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -19,6 +19,7 @@ from homeassistant.util import dt as dt_util
 from .api.models import TariffDirection
 from .const import CONF_PRICE_RESOLUTION
 from .entity import FlatpeakEntity
+from .pricing.levels import LEVEL_OPTIONS, place_at, previous_slot
 from .pricing.series import DEFAULT_RESOLUTION, day_series, local_day, price_unit
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
     from .api.models import TariffSlotStatus
     from .locations.coordinator import FlatpeakLocationCoordinator, LocationData
+    from .pricing.levels import DayPlace
     from .pricing.series import DayStatistics, PriceSeries
     from .runtime import FlatpeakConfigEntry
 
@@ -53,6 +55,12 @@ class FlatpeakSensorDescription(SensorEntityDescription):
     # Set on the current-price sensors: they carry the Nord Pool-shaped series.
     series_direction: TariffDirection | None = None
     exists_fn: Callable[[LocationData], bool] = lambda _data: True
+    # Unavailable, as the price sensors are, while no price applies now.
+    needs_value: bool = False
+
+
+def _has_export_tariff(data: LocationData) -> bool:
+    return data.status is not None and data.status.has_export_tariff
 
 
 def _current(
@@ -97,6 +105,77 @@ def _next_attributes(data: LocationData, now: datetime, zone: ZoneInfo) -> Attri
         "valid_to": slot.valid_to.astimezone(zone),
         "confidence": slot.confidence,
     }
+
+
+def _previous_value(data: LocationData, now: datetime, _zone: ZoneInfo) -> Value:
+    slot = previous_slot(data.import_series, now) if data.import_series else None
+    return slot.value if slot else None
+
+
+def _previous_attributes(
+    data: LocationData, now: datetime, zone: ZoneInfo
+) -> Attributes:
+    slot = previous_slot(data.import_series, now) if data.import_series else None
+    if slot is None:
+        return {}
+    return {
+        "valid_from": slot.valid_from.astimezone(zone),
+        "valid_to": slot.valid_to.astimezone(zone),
+        "confidence": slot.confidence,
+    }
+
+
+class _PlaceReaders(NamedTuple):
+    """Readers of where the price now stands in its day, for one direction."""
+
+    level: Callable[[LocationData, datetime, ZoneInfo], Value]
+    rank: Callable[[LocationData, datetime, ZoneInfo], Value]
+    level_attributes: Callable[[LocationData, datetime, ZoneInfo], Attributes]
+    rank_attributes: Callable[[LocationData, datetime, ZoneInfo], Attributes]
+
+
+def _day_place(direction: TariffDirection) -> _PlaceReaders:
+    """Build level and rank readers for one direction.
+
+    Export ranks from the dearest slot: the best one to export in.
+    """
+
+    def place(data: LocationData, now: datetime, zone: ZoneInfo) -> DayPlace | None:
+        series = data.series(direction)
+        if series is None:
+            return None
+        return place_at(
+            series,
+            now,
+            local_day(now, zone),
+            dearest_first=direction is TariffDirection.EXPORT,
+        )
+
+    def level(data: LocationData, now: datetime, zone: ZoneInfo) -> Value:
+        found = place(data, now, zone)
+        return found.level.value if found else None
+
+    def rank(data: LocationData, now: datetime, zone: ZoneInfo) -> Value:
+        found = place(data, now, zone)
+        return found.rank if found else None
+
+    def level_attributes(
+        data: LocationData, now: datetime, zone: ZoneInfo
+    ) -> Attributes:
+        found = place(data, now, zone)
+        return {"percentile": round(found.percentile, 4)} if found else {}
+
+    def rank_attributes(
+        data: LocationData, now: datetime, zone: ZoneInfo
+    ) -> Attributes:
+        found = place(data, now, zone)
+        return {"slot_count": found.slot_count} if found else {}
+
+    return _PlaceReaders(level, rank, level_attributes, rank_attributes)
+
+
+_import_place = _day_place(TariffDirection.IMPORT)
+_export_place = _day_place(TariffDirection.EXPORT)
 
 
 def _day_stat(
@@ -289,6 +368,48 @@ SENSORS: tuple[FlatpeakSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_prices_updated,
     ),
+    FlatpeakSensorDescription(
+        key="previous_price",
+        translation_key="previous_price",
+        suggested_display_precision=4,
+        is_price=True,
+        value_fn=_previous_value,
+        attributes_fn=_previous_attributes,
+    ),
+    FlatpeakSensorDescription(
+        key="price_level",
+        translation_key="price_level",
+        device_class=SensorDeviceClass.ENUM,
+        options=LEVEL_OPTIONS,
+        needs_value=True,
+        value_fn=_import_place.level,
+        attributes_fn=_import_place.level_attributes,
+    ),
+    FlatpeakSensorDescription(
+        key="price_rank",
+        translation_key="price_rank",
+        needs_value=True,
+        value_fn=_import_place.rank,
+        attributes_fn=_import_place.rank_attributes,
+    ),
+    FlatpeakSensorDescription(
+        key="export_price_level",
+        translation_key="export_price_level",
+        device_class=SensorDeviceClass.ENUM,
+        options=LEVEL_OPTIONS,
+        needs_value=True,
+        value_fn=_export_place.level,
+        attributes_fn=_export_place.level_attributes,
+        exists_fn=_has_export_tariff,
+    ),
+    FlatpeakSensorDescription(
+        key="export_price_rank",
+        translation_key="export_price_rank",
+        needs_value=True,
+        value_fn=_export_place.rank,
+        attributes_fn=_export_place.rank_attributes,
+        exists_fn=_has_export_tariff,
+    ),
 )
 
 
@@ -350,7 +471,7 @@ class FlatpeakSensor(FlatpeakEntity, SensorEntity):
         """Price sensors are unavailable when no price applies now."""
         if not super().available:
             return False
-        if self.entity_description.is_price:
+        if self.entity_description.is_price or self.entity_description.needs_value:
             return self.native_value is not None
         return True
 

@@ -96,6 +96,55 @@ async def test_entities_match_the_simulator(stack: Stack) -> None:
     tariff = await hass.state(f"sensor.{HOME}_tariff")
     assert tariff is not None
     assert tariff["attributes"]["connection_type"] == "DIRECT"
+    await _relative_price_agrees(stack)
+
+
+async def _read_relative_price(stack: Stack) -> dict[str, dict[str, Any] | None]:
+    """The level, rank, cheap_now, tomorrow_prices_known and current price of Home."""
+    return {
+        key: await stack.hass.state(entity_id)
+        for key, entity_id in (
+            ("level", f"sensor.{HOME}_price_level"),
+            ("rank", f"sensor.{HOME}_price_rank"),
+            ("cheap_now", f"binary_sensor.{HOME}_cheap_now"),
+            ("tomorrow", f"binary_sensor.{HOME}_tomorrow_prices_known"),
+            ("current", f"sensor.{HOME}_current_price"),
+        )
+    }
+
+
+async def _relative_price_agrees(stack: Stack) -> None:
+    """The new price entities exist and agree with each other and the current price.
+
+    Read one after another, they can straddle a slot boundary: a few tries are allowed.
+    """
+    for _ in range(3):
+        read = await _read_relative_price(stack)
+        assert all(state is not None for state in read.values()), read
+        level, rank, cheap, tomorrow, current = (
+            read["level"],
+            read["rank"],
+            read["cheap_now"],
+            read["tomorrow"],
+            read["current"],
+        )
+        assert level is not None
+        assert rank is not None
+        assert cheap is not None
+        assert tomorrow is not None
+        assert current is not None
+        if (cheap["state"] == "on") == (level["state"] in ("very_cheap", "cheap")):
+            break
+    else:
+        pytest.fail(f"cheap_now disagrees with the level: {read}")
+    assert level["state"] in level["attributes"]["options"]
+    assert 0 < level["attributes"]["percentile"] < 1
+    # The demo's half-hourly Agile-like prices: 46, 48 or 50 slots a day.
+    assert rank["attributes"]["slot_count"] in (46, 48, 50)
+    assert 1 <= int(rank["state"]) <= rank["attributes"]["slot_count"]
+    assert (tomorrow["state"] == "on") is current["attributes"]["tomorrow_valid"]
+    assert await stack.hass.state(f"sensor.{WORKSHOP}_export_price_level") is not None
+    assert await stack.hass.state(f"sensor.{HOME}_export_price_level") is None
 
 
 async def test_repairs_hold_nothing_unrelated(stack: Stack) -> None:

@@ -48,6 +48,12 @@ if TYPE_CHECKING:
 
     from ..api.client import FlatpeakClient
 
+# Prices are asked for from this long before local midnight, so that the slot before
+# the day's first one is known after a fetch past midnight (`previous_price`). An hour
+# holds a whole 15-, 30- or 60-minute slot; of a longer one, Flatpeak's answer may hold
+# only the part within the window (its docs do not say), which still gives its price.
+PREVIOUS_SLOT_LOOKBACK = timedelta(hours=1)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LocationData:
@@ -210,11 +216,12 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
         status = await self.client.get_location_status(self.location_id)
         zone = await async_location_zone(location, self.hass.config.time_zone)
         day_start, _ = local_day(now, zone)
+        window_start = day_start - PREVIOUS_SLOT_LOOKBACK
         _, window_end = local_day(now, zone, 1)
         unavailable: str | None = None
         try:
             import_prices: Prices | None = await self.client.get_prices(
-                self.location_id, start=day_start, end=window_end
+                self.location_id, start=window_start, end=window_end
             )
         except FlatpeakPricesUnavailableError as err:
             import_prices = None
@@ -230,7 +237,7 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
             try:
                 export_prices = await self.client.get_prices(
                     self.location_id,
-                    start=day_start,
+                    start=window_start,
                     end=window_end,
                     direction=TariffDirection.EXPORT,
                 )
