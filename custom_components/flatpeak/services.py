@@ -1,11 +1,11 @@
-"""The `flatpeak.get_prices` and `flatpeak.find_cheapest_window` actions."""
+"""The `flatpeak.get_prices`, `find_cheapest_window` and `update_target_window` actions."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.const import ATTR_CONFIG_ENTRY_ID
+from homeassistant.const import ATTR_CONFIG_ENTRY_ID, Platform
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -31,13 +31,26 @@ from .pricing.series import (
     price_unit,
     slots_as_dicts,
 )
+from .pricing.target_window_flow import (
+    CONF_DURATION,
+    CONF_LOOK_AHEAD,
+    CONF_MAX_PRICE,
+    CONF_PERIOD_END,
+    CONF_PERIOD_START,
+)
+from .pricing.target_window_sensor import TargetWindowSensor
 from .pricing.windows import WindowError, find_window, window_as_dict
 
 if TYPE_CHECKING:
+    from homeassistant.helpers.entity import Entity
+    from homeassistant.helpers.typing import VolDictType
+
     from .runtime import FlatpeakConfigEntry
 
 SERVICE_GET_PRICES: Final = "get_prices"
 SERVICE_FIND_CHEAPEST_WINDOW: Final = "find_cheapest_window"
+SERVICE_UPDATE_TARGET_WINDOW: Final = "update_target_window"
+ATTR_PERMANENT: Final = "permanent"
 ATTR_LOCATION_ID: Final = "location_id"
 ATTR_START: Final = "start"
 ATTR_END: Final = "end"
@@ -79,6 +92,17 @@ FIND_CHEAPEST_WINDOW_SCHEMA: Final = probatio.Schema(
         ),
     }
 )
+
+
+# Field names are the target-window form's (contract). `max_price: null` removes the cap.
+UPDATE_TARGET_WINDOW_SCHEMA: Final[VolDictType] = {
+    probatio.Optional(CONF_DURATION): cv.time_period,
+    probatio.Optional(CONF_MAX_PRICE): probatio.Any(None, probatio.Coerce(float)),
+    probatio.Optional(CONF_PERIOD_START): cv.time,
+    probatio.Optional(CONF_PERIOD_END): cv.time,
+    probatio.Optional(CONF_LOOK_AHEAD): cv.time_period,
+    probatio.Optional(ATTR_PERMANENT, default=False): cv.boolean,
+}
 
 
 def _loaded_entry(hass: HomeAssistant, entry_id: str) -> FlatpeakConfigEntry:
@@ -207,6 +231,36 @@ async def _async_find_cheapest_window(call: ServiceCall) -> ServiceResponse:
     }
 
 
+def _duration_data(duration: timedelta) -> dict[str, int]:
+    """Write a duration as the form's duration selector stores it."""
+    seconds = round(duration.total_seconds())
+    return {
+        "hours": seconds // 3600,
+        "minutes": seconds % 3600 // 60,
+        "seconds": seconds % 60,
+    }
+
+
+async def _async_update_target_window(entity: Entity, call: ServiceCall) -> None:
+    """Change a target window's settings, validated as the subentry form validates."""
+    if not isinstance(entity, TargetWindowSensor):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="not_a_target_window",
+            translation_placeholders={"entity_id": entity.entity_id},
+        )
+    changes: dict[str, Any] = {}
+    for key in (CONF_DURATION, CONF_LOOK_AHEAD):
+        if key in call.data:
+            changes[key] = _duration_data(call.data[key])
+    for key in (CONF_PERIOD_START, CONF_PERIOD_END):
+        if key in call.data:
+            changes[key] = call.data[key].isoformat()
+    if CONF_MAX_PRICE in call.data:
+        changes[CONF_MAX_PRICE] = call.data[CONF_MAX_PRICE]
+    await entity.async_update_window(changes, permanent=call.data[ATTR_PERMANENT])
+
+
 def _seconds(duration: timedelta) -> float | int:
     seconds = duration.total_seconds()
     return int(seconds) if seconds.is_integer() else seconds
@@ -228,4 +282,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _async_find_cheapest_window,
         schema=FIND_CHEAPEST_WINDOW_SCHEMA,
         supports_response=SupportsResponse.ONLY,
+    )
+    service.async_register_platform_entity_service(
+        hass,
+        DOMAIN,
+        SERVICE_UPDATE_TARGET_WINDOW,
+        entity_domain=Platform.BINARY_SENSOR,
+        schema=UPDATE_TARGET_WINDOW_SCHEMA,
+        func=_async_update_target_window,
     )

@@ -189,3 +189,78 @@ async def test_target_window_over_rest(stack: Stack) -> None:
         )
         await ws.close()
     assert await hass.state("binary_sensor.home_dishwasher") is None
+
+
+async def test_target_window_options_and_update_over_rest(stack: Stack) -> None:
+    """A capped window in the real hass, then changed for the period by the action."""
+    hass = stack.hass
+    start, end = _coming_period()
+    slots = _slots(start, end)
+    # A cap at the fourth lowest price: about four half hours qualify, six are wanted.
+    cap = sorted(price for _, price in slots)[3]
+    eligible = [slot for slot in slots if slot[1] <= cap]
+
+    def cheapest(count: int) -> list[str]:
+        chosen = sorted(eligible, key=lambda slot: (slot[1], slot[0]))[:count]
+        return sorted(moment.isoformat() for moment, _ in chosen)
+
+    flow = await hass.request(
+        "POST",
+        "/api/config/config_entries/subentries/flow",
+        {"handler": [stack.entry_id, "target_window"]},
+    )
+    result = await hass.request(
+        "POST",
+        f"/api/config/config_entries/subentries/flow/{flow['flow_id']}",
+        {
+            "name": "Battery",
+            "location_id": DEMO_HOME_ID,
+            "duration": {"hours": 3, "minutes": 0},
+            "period_start": start.strftime("%H:%M:%S"),
+            "period_end": end.strftime("%H:%M:%S"),
+            "contiguous": False,
+            "direction": "import",
+            "max_price": cap,
+        },
+    )
+    assert result["type"] == "create_entry"
+    entity_id = "binary_sensor.home_battery"
+    state = await hass.wait_for_state(entity_id, lambda s: s["attributes"].get("slots"))
+    assert [slot["start"] for slot in state["attributes"]["slots"]] == cheapest(6)
+    assert state["attributes"]["status"] == (
+        "shortened" if len(eligible) < 6 else "chosen"
+    )
+    assert state["attributes"]["changed_until"] is None
+
+    await hass.request(
+        "POST",
+        "/api/services/flatpeak/update_target_window",
+        {"entity_id": entity_id, "duration": "01:00:00"},
+    )
+    state = await hass.wait_for_state(
+        entity_id, lambda s: s["attributes"].get("changed_until") is not None
+    )
+    assert state["attributes"]["changed_until"] == end.isoformat()
+    assert [slot["start"] for slot in state["attributes"]["slots"]] == cheapest(2)
+    assert state["attributes"]["duration"] == 3600
+
+    answer = await hass.request(
+        "POST",
+        "/api/services/flatpeak/update_target_window",
+        {"entity_id": entity_id, "duration": "24:00:00"},
+        expect=400,
+    )
+    assert "does not fit between" in answer["message"]
+
+    async with hass.websocket() as ws:
+        entries = await ws.command(
+            "config_entries/subentries/list", entry_id=stack.entry_id
+        )
+        (subentry,) = [e for e in entries if e["title"] == "Battery"]
+        await ws.command(
+            "config_entries/subentries/delete",
+            entry_id=stack.entry_id,
+            subentry_id=subentry["subentry_id"],
+        )
+        await ws.close()
+    assert await hass.state(entity_id) is None

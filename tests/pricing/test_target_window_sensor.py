@@ -40,6 +40,13 @@ OVERNIGHT = {
     "direction": "import",
 }
 
+OPTION_DEFAULTS = {
+    "mode": "period",
+    "look_ahead": {"hours": 12, "minutes": 0},
+    "prefer": "earliest",
+    "duration_mode": "exact",
+}
+
 
 @pytest.fixture
 def simulator_state(simulator_state: SimulatorState) -> SimulatorState:
@@ -105,7 +112,8 @@ async def test_create_adds_the_sensor(
     subentry_id = _subentry_id(init_integration)
     subentry = init_integration.subentries[subentry_id]
     assert subentry.subentry_type == SUBENTRY_TARGET_WINDOW
-    assert subentry.data == {**OVERNIGHT, "location_id": HOME_ID}
+    # The form fills in the options' defaults; no cap unless one is given.
+    assert subentry.data == {**OVERNIGHT, **OPTION_DEFAULTS, "location_id": HOME_ID}
 
     state = hass.states.get(ENTITY)
     assert state is not None
@@ -429,8 +437,32 @@ async def test_delete_removes_the_sensor(
             {"duration": "duration_too_long"},
         ),
         ({"name": "  "}, {"name": "name_required"}),
+        (
+            {"direction": "export", "max_price": 0.2},
+            {"max_price": "max_price_import_only"},
+        ),
+        ({"duration_mode": "minimum"}, {"duration_mode": "minimum_needs_max_price"}),
+        (
+            {"mode": "rolling", "look_ahead": {"hours": 0}},
+            {"look_ahead": "look_ahead_not_positive"},
+        ),
+        (
+            {"mode": "rolling", "look_ahead": {"minutes": 30}},
+            {"duration": "duration_too_long"},
+        ),
+        ({"max_price": float("inf")}, {"max_price": "max_price_not_finite"}),
     ],
-    ids=["zero", "longer_than_overnight", "longer_than_day_period", "no_name"],
+    ids=[
+        "zero",
+        "longer_than_overnight",
+        "longer_than_day_period",
+        "no_name",
+        "cap_on_export",
+        "minimum_without_cap",
+        "no_look_ahead",
+        "longer_than_look_ahead",
+        "infinite_cap",
+    ],
 )
 async def test_validation_errors(
     hass: HomeAssistant,
@@ -554,3 +586,253 @@ async def test_added_while_the_entry_is_not_loaded(
     state = hass.states.get(ENTITY)
     assert state is not None
     assert state.attributes["next_start"] == "2026-11-26T00:00:00+00:00"
+
+
+async def test_subentry_of_the_previous_release_loads_unchanged(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Stored data without the options' keys: the same window as before, data untouched."""
+    old_data = {**OVERNIGHT, "location_id": HOME_ID}
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=mock_config_entry.title,
+        unique_id=mock_config_entry.unique_id,
+        data=dict(mock_config_entry.data),
+        options=dict(mock_config_entry.options),
+        subentries_data=[
+            ConfigSubentryData(
+                data=old_data,
+                subentry_id="01TARGETWINDOW",
+                subentry_type=SUBENTRY_TARGET_WINDOW,
+                title="Cheap charge",
+                unique_id=None,
+            )
+        ],
+    )
+    freezer.move_to(datetime(2026, 11, 25, 10, 5, tzinfo=UTC))
+    await hass.config.async_set_time_zone("Europe/London")
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    state = hass.states.get(ENTITY)
+    assert state is not None
+    assert state.attributes["next_start"] == "2026-11-26T00:00:00+00:00"
+    assert state.attributes["next_end"] == "2026-11-26T01:00:00+00:00"
+    assert state.attributes["status"] == "chosen"
+    assert state.attributes["duration"] == 3600
+    assert dict(entry.subentries["01TARGETWINDOW"].data) == old_data
+    registered = entity_registry.async_get(ENTITY)
+    assert registered is not None
+    assert registered.unique_id == "01TARGETWINDOW"
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "expected"),
+    [
+        # Only the 00:00 half hour (0.10) is at or below 0.105: half an hour.
+        (
+            {"max_price": 0.105},
+            "shortened",
+            ("2026-11-26T00:00:00+00:00", "2026-11-26T00:30:00+00:00", 1800),
+        ),
+        ({"max_price": 0.05}, "no_window_at_max_price", (None, None, None)),
+        # A minimum of half an hour: all of 00:00 to 01:30 is at or below 0.125.
+        (
+            {
+                "max_price": 0.125,
+                "duration": {"minutes": 30},
+                "duration_mode": "minimum",
+            },
+            "chosen",
+            ("2026-11-26T00:00:00+00:00", "2026-11-26T01:30:00+00:00", 5400),
+        ),
+        # Not contiguous: the same, taken as slots.
+        (
+            {"max_price": 0.115, "contiguous": False},
+            "chosen",
+            ("2026-11-26T00:00:00+00:00", "2026-11-26T01:00:00+00:00", 3600),
+        ),
+    ],
+    ids=["shortened", "none_at_cap", "minimum", "non_contiguous_under_cap"],
+)
+async def test_max_price_and_duration_mode(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    changes: dict[str, Any],
+    status: str,
+    expected: tuple[str | None, str | None, int | None],
+) -> None:
+    """Under a cap the window is shorter, longer (minimum) or absent, and says so."""
+    result = await _add_window(hass, init_integration, OVERNIGHT | changes)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    state = hass.states.get(ENTITY)
+    assert state is not None
+    assert state.state == "off"
+    assert state.attributes["status"] == status
+    assert (
+        state.attributes["next_start"],
+        state.attributes["next_end"],
+        state.attributes["duration"],
+    ) == expected
+
+
+async def test_prefer_latest(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+) -> None:
+    """Two equally cheap hours: the later one when the window prefers latest."""
+    simulator.state.set_price_pattern(HOME_ID, _price_pattern({1: 0.01, 4: 0.01}))
+    await init_integration.runtime_data.locations[HOME_ID].async_refresh()
+    await _add_window(hass, init_integration, OVERNIGHT | {"prefer": "latest"})
+    state = hass.states.get(ENTITY)
+    assert state is not None
+    assert state.attributes["next_start"] == "2026-11-26T04:00:00+00:00"
+
+
+TODAY = datetime(2026, 11, 25, tzinfo=UTC)
+# Today from 10:00 on: dear (0.5) but for two cheap hours and a cheaper late hour.
+ROLLING_PRICES = {
+    (12, 0): 0.2,
+    (12, 30): 0.2,
+    (14, 30): 0.1,
+    (15, 0): 0.1,
+    (17, 30): 0.05,
+    (18, 0): 0.05,
+}
+ROLLING = OVERNIGHT | {"mode": "rolling", "look_ahead": {"hours": 4}}
+
+
+def _rolling_price(start: datetime) -> tuple[float, float]:
+    local = start.astimezone(LONDON)
+    if local.date() == TODAY.date() and local.hour >= 10:
+        return ROLLING_PRICES.get((local.hour, local.minute), 0.5), 1.0
+    return half_hourly_price(start)
+
+
+async def test_rolling_window_rechosen_until_it_starts(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The cheapest hour of the next 4, chosen again as time passes, kept once on."""
+    simulator.state.set_price_pattern(HOME_ID, _rolling_price)
+    await init_integration.runtime_data.locations[HOME_ID].async_refresh()
+    await _add_window(hass, init_integration, ROLLING)
+
+    def window(state: State) -> tuple[str, str | None, str | None]:
+        return (
+            state.state,
+            state.attributes["next_start"],
+            state.attributes["next_end"],
+        )
+
+    noon = ("off", "2026-11-25T12:00:00+00:00", "2026-11-25T13:00:00+00:00")
+    afternoon = ("off", "2026-11-25T14:30:00+00:00", "2026-11-25T15:30:00+00:00")
+    state = hass.states.get(ENTITY)
+    assert state is not None
+    assert window(state) == noon
+    assert state.attributes["status"] == "chosen"
+    # 10:05 to 14:05 holds noon's hour; at 11:00 the look-ahead holds only half of the
+    # 14:30 hour, at 11:30 all of it: the window, not started yet, moves there.
+    for moment, expected in [
+        (TODAY + timedelta(hours=10, minutes=30), noon),
+        (TODAY + timedelta(hours=11), noon),
+        (TODAY + timedelta(hours=11, minutes=30), afternoon),
+        (TODAY + timedelta(hours=14), afternoon),
+    ]:
+        assert window(await _at(hass, freezer, moment)) == expected, moment
+    # On at 14:30; at 14:30 the look-ahead reaches the cheaper 17:30 hour, but a window
+    # that has started does not move.
+    on = ("on", "2026-11-25T14:30:00+00:00", "2026-11-25T15:30:00+00:00")
+    assert (
+        window(await _at(hass, freezer, TODAY + timedelta(hours=14, minutes=30))) == on
+    )
+    assert window(await _at(hass, freezer, TODAY + timedelta(hours=15))) == on
+    # Over: the next one is chosen in the look-ahead from then.
+    assert window(
+        await _at(hass, freezer, TODAY + timedelta(hours=15, minutes=30))
+    ) == (
+        "off",
+        "2026-11-25T17:30:00+00:00",
+        "2026-11-25T18:30:00+00:00",
+    )
+
+
+async def test_rolling_window_in_the_known_prices(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+) -> None:
+    """A look-ahead past the known prices searches what is known; none known: waits."""
+    today = datetime(2026, 11, 25, tzinfo=UTC)
+    simulator.state.set_prices(
+        HOME_ID,
+        [
+            SimulatedSlot(
+                today + timedelta(minutes=30 * index),
+                today + timedelta(minutes=30 * (index + 1)),
+                0.5 if index != 40 else 0.01,
+            )
+            for index in range(48)
+        ],
+    )
+    await init_integration.runtime_data.locations[HOME_ID].async_refresh()
+    await _add_window(
+        hass,
+        init_integration,
+        ROLLING | {"look_ahead": {"hours": 48}, "duration": {"minutes": 30}},
+    )
+    state = hass.states.get(ENTITY)
+    assert state is not None
+    assert state.attributes["status"] == "chosen"
+    assert state.attributes["next_start"] == "2026-11-25T20:00:00+00:00"
+
+    simulator.state.set_prices(HOME_ID, [])
+    await init_integration.runtime_data.locations[HOME_ID].async_refresh()
+    await hass.async_block_till_done()
+    state = hass.states.get(ENTITY)
+    assert state is not None
+    assert state.attributes["status"] == "waiting_for_prices"
+    assert state.attributes["next_start"] is None
+
+
+async def test_rolling_window_restored_after_restart(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """A rolling window on before the restart is taken up, not chosen again."""
+    settings = ROLLING | {"location_id": HOME_ID}
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=mock_config_entry.title,
+        unique_id=mock_config_entry.unique_id,
+        data=dict(mock_config_entry.data),
+        options=dict(mock_config_entry.options),
+        subentries_data=[
+            ConfigSubentryData(
+                data=settings,
+                subentry_id="01TARGETWINDOW",
+                subentry_type=SUBENTRY_TARGET_WINDOW,
+                title="Cheap charge",
+                unique_id=None,
+            )
+        ],
+    )
+    stored = _stored(settings) | {"period": None}
+    mock_restore_cache_with_extra_data(hass, [(State(ENTITY, "on"), stored)])
+    freezer.move_to(datetime(2026, 11, 25, 10, 5, tzinfo=UTC))
+    await hass.config.async_set_time_zone("Europe/London")
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    state = hass.states.get(ENTITY)
+    assert state is not None
+    assert state.state == "on"
+    assert state.attributes["next_start"] == "2026-11-25T10:00:00+00:00"
+    assert state.attributes["next_end"] == "2026-11-25T11:00:00+00:00"

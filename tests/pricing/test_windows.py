@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, event, given, settings, strategies as st
@@ -10,8 +12,11 @@ import pytest
 
 from custom_components.flatpeak.api.models import PriceSlot, TariffDirection
 from custom_components.flatpeak.pricing.windows import (
+    DurationMode,
     DurationTooLongError,
     NotCoveredError,
+    NoWindowAtMaxPriceError,
+    Prefer,
     Window,
     WindowError,
     daily_period,
@@ -33,6 +38,8 @@ DAYS = [
 ]
 # Each example is small; enough of them to meet gaps, ties and partial slots often.
 EXAMPLES = 250
+# The options multiply the cases (prefer x cap x duration mode): more examples for them.
+OPTION_EXAMPLES = 1000
 
 
 def slot(start: datetime, minutes: int, value: float) -> PriceSlot:
@@ -42,7 +49,7 @@ def slot(start: datetime, minutes: int, value: float) -> PriceSlot:
 
 
 @st.composite
-def series(draw: st.DrawFn) -> list[PriceSlot]:
+def series(draw: st.DrawFn, *, gaps: bool = True) -> list[PriceSlot]:
     """Slots of 15, 30 or 60 minutes (one length or mixed), with gaps, in London time."""
     lengths = draw(st.sampled_from([[15], [30], [60], [15, 30, 60]]))
     cursor = draw(st.sampled_from(DAYS)).astimezone(UTC) + timedelta(
@@ -50,7 +57,7 @@ def series(draw: st.DrawFn) -> list[PriceSlot]:
     )
     slots = []
     for _ in range(draw(st.integers(1, 30))):
-        if draw(st.integers(0, 9)) == 0:
+        if gaps and draw(st.integers(0, 9)) == 0:
             cursor += timedelta(minutes=15 * draw(st.integers(1, 4)))
         minutes = draw(st.sampled_from(lengths))
         # Whole numbers, few of them, so that ties are common and sums exact.
@@ -82,7 +89,19 @@ def window_minutes(window: Window) -> list[datetime]:
     return minutes
 
 
-def oracle(
+@dataclass(frozen=True)
+class Options:
+    """The search's options, as the oracle reads them."""
+
+    prefer: Prefer = Prefer.EARLIEST
+    max_price: float | None = None
+    duration_mode: DurationMode = DurationMode.EXACT
+
+
+DEFAULTS = Options()
+
+
+def oracle(  # noqa: PLR0911, C901 - one brute force, case by case
     slots: list[PriceSlot],
     duration: int,
     earliest: datetime,
@@ -90,8 +109,9 @@ def oracle(
     *,
     contiguous: bool,
     direction: TariffDirection,
+    options: Options = DEFAULTS,
 ) -> tuple[str, list[datetime]] | tuple[str, None]:
-    """Try every allowed start (or every minute) and keep the best; ties to the earliest."""
+    """Try every allowed start (or every minute) and keep the best; ties as preferred."""
     span = int((latest - earliest) / MINUTE)
     if duration > span:
         return "duration_too_long", None
@@ -100,29 +120,57 @@ def oracle(
     if any(minute not in prices for minute in minutes):
         return "window_not_covered", None
     sign = -1 if direction is TariffDirection.EXPORT else 1
+    cap = options.max_price
+    ok = [cap is None or prices[minute] <= cap for minute in minutes]
+    minimum = options.duration_mode is DurationMode.MINIMUM and cap is not None
+    later_first = options.prefer is Prefer.LATEST
     if not contiguous:
-        ranked = sorted(minutes, key=lambda minute: (sign * prices[minute], minute))
+        pool = [minute for minute, fine in zip(minutes, ok, strict=True) if fine]
+        if not pool or (minimum and len(pool) < duration):
+            return "no_window_at_max_price", None
+        if minimum:
+            return "ok", pool
+        ranked = sorted(
+            pool,
+            key=lambda minute: (
+                sign * prices[minute],
+                -minute.timestamp() if later_first else minute.timestamp(),
+            ),
+        )
         return "ok", sorted(ranked[:duration])
     boundaries = {item.valid_from.astimezone(UTC) for item in slots} | {earliest}
-    best: list[datetime] | None = None
-    best_cost = 0.0
-    for first in range(span - duration + 1):
-        if minutes[first] not in boundaries:
-            continue
-        chosen = minutes[first : first + duration]
-        cost = sum(sign * prices[minute] for minute in chosen)
-        if best is None or cost < best_cost:
-            best, best_cost = chosen, cost
-    assert best is not None
-    return "ok", best
+    # ahead[i]: how many minutes from minute i on are all under the cap.
+    ahead = [0] * (span + 1)
+    for index in reversed(range(span)):
+        ahead[index] = ahead[index + 1] + 1 if ok[index] else 0
+    starts = [index for index in range(span) if minutes[index] in boundaries]
+    longest = max((ahead[index] for index in starts), default=0)
+    if longest == 0 or (minimum and longest < duration):
+        return "no_window_at_max_price", None
+    length = min(duration, longest)
+    costs = {
+        index: sum(sign * prices[minute] for minute in minutes[index : index + length])
+        for index in starts
+        if ahead[index] >= length
+    }
+    best_cost = min(costs.values())
+    best = [index for index, cost in costs.items() if cost == best_cost]
+    first = max(best) if later_first else min(best)
+    stop = first + length
+    if minimum:
+        while first > 0 and ok[first - 1]:
+            first -= 1
+        while stop < span and ok[stop]:
+            stop += 1
+    return "ok", minutes[first:stop]
 
 
 @st.composite
 def problems(
-    draw: st.DrawFn,
+    draw: st.DrawFn, *, gaps: bool = True
 ) -> tuple[list[PriceSlot], int, datetime, datetime, TariffDirection]:
     """A series, a span around it (sometimes reaching past it) and a duration."""
-    slots = draw(series())
+    slots = draw(series(gaps=gaps))
     first = slots[0].valid_from.astimezone(UTC)
     last = slots[-1].valid_to.astimezone(UTC)
     length = int((last - first) / MINUTE)
@@ -137,6 +185,7 @@ def _check(
     problem: tuple[list[PriceSlot], int, datetime, datetime, TariffDirection],
     *,
     contiguous: bool,
+    options: Options = DEFAULTS,
 ) -> None:
     slots, duration, earliest, latest, direction = problem
     expected, minutes = oracle(
@@ -146,9 +195,10 @@ def _check(
         latest,
         contiguous=contiguous,
         direction=direction,
+        options=options,
     )
     event(expected)
-    search = {
+    search: dict[str, Any] = {
         "duration": duration * MINUTE,
         # Given in London time, as an automation would.
         "earliest_start": earliest.astimezone(LONDON),
@@ -156,6 +206,12 @@ def _check(
         "contiguous": contiguous,
         "direction": direction,
     }
+    if options != DEFAULTS:
+        search |= {
+            "prefer": options.prefer,
+            "max_price": options.max_price,
+            "duration_mode": options.duration_mode,
+        }
     if expected != "ok":
         with pytest.raises(WindowError, match=f"^{expected}$"):
             find_window(slots, **search)
@@ -163,11 +219,13 @@ def _check(
     window = find_window(slots, **search)
     assert minutes is not None
     assert window_minutes(window) == minutes
+    if len(minutes) != duration:
+        event("shorter" if len(minutes) < duration else "longer")
     prices = minute_prices(slots)
     assert window.average_price == pytest.approx(
-        sum(prices[minute] for minute in minutes) / duration
+        sum(prices[minute] for minute in minutes) / len(minutes)
     )
-    assert window.duration == duration * MINUTE
+    assert window.duration == len(minutes) * MINUTE
     assert [item.start for item in window.slots] == sorted(
         item.start for item in window.slots
     )
@@ -193,6 +251,44 @@ def test_cheapest_set_matches_oracle(
 ) -> None:
     """The cheapest (dearest for export) set of slots is the oracle's."""
     _check(problem, contiguous=False)
+
+
+@st.composite
+def options(draw: st.DrawFn) -> Options:
+    """Any mix of the options; caps among the series' own prices, so ties are common."""
+    return Options(
+        prefer=draw(st.sampled_from(Prefer)),
+        max_price=draw(st.none() | st.integers(-6, 12).map(float)),
+        duration_mode=draw(st.sampled_from(DurationMode)),
+    )
+
+
+@settings(
+    max_examples=OPTION_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(problems() | problems(gaps=False), options())
+def test_contiguous_window_with_options_matches_oracle(
+    problem: tuple[list[PriceSlot], int, datetime, datetime, TariffDirection],
+    chosen: Options,
+) -> None:
+    """prefer, max_price and duration_mode, contiguous: the oracle's window."""
+    _check(problem, contiguous=True, options=chosen)
+
+
+@settings(
+    max_examples=OPTION_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(problems() | problems(gaps=False), options())
+def test_cheapest_set_with_options_matches_oracle(
+    problem: tuple[list[PriceSlot], int, datetime, datetime, TariffDirection],
+    chosen: Options,
+) -> None:
+    """prefer, max_price and duration_mode, non-contiguous: the oracle's slots."""
+    _check(problem, contiguous=False, options=chosen)
 
 
 def _hourly(start: datetime, values: list[float]) -> list[PriceSlot]:
@@ -270,6 +366,74 @@ def test_rounding_does_not_break_ties() -> None:
         latest_end=START + timedelta(hours=5),
     )
     assert window.start == START
+
+
+def test_prefer_latest_takes_the_last_of_equal_windows() -> None:
+    """Equal windows: the latest wins; equal slots: the later, and a slot's last part."""
+    slots = _hourly(START, [2.0, 1.0, 2.0, 1.0, 2.0])
+    span = {"earliest_start": START, "latest_end": START + timedelta(hours=5)}
+    window = find_window(
+        slots, duration=timedelta(hours=1), prefer=Prefer.LATEST, **span
+    )
+    assert window.start == START + timedelta(hours=3)
+    window = find_window(
+        slots,
+        duration=timedelta(minutes=150),
+        contiguous=False,
+        prefer=Prefer.LATEST,
+        **span,
+    )
+    # Both cheap hours are taken; the half hour more comes from the last dear hour's end.
+    assert window.runs() == [
+        (START + timedelta(hours=1), START + timedelta(hours=2)),
+        (START + timedelta(hours=3), START + timedelta(hours=4)),
+        (START + timedelta(minutes=270), START + timedelta(hours=5)),
+    ]
+
+
+def test_max_price_shortens_or_refuses() -> None:
+    """Under a cap the window is as long as the cheap time allows, or there is none."""
+    slots = _hourly(START, [3.0, 1.0, 1.0, 3.0, 1.0, 3.0])
+    span = {"earliest_start": START, "latest_end": START + timedelta(hours=6)}
+    window = find_window(slots, duration=timedelta(hours=3), max_price=2.0, **span)
+    assert (window.start, window.end) == (
+        START + timedelta(hours=1),
+        START + timedelta(hours=3),
+    )
+    assert window.duration == timedelta(hours=2)
+    window = find_window(
+        slots, duration=timedelta(hours=4), max_price=2.0, contiguous=False, **span
+    )
+    assert window.duration == timedelta(hours=3)
+    assert window.average_price == pytest.approx(1.0)
+    with pytest.raises(NoWindowAtMaxPriceError, match=r"^no_window_at_max_price$"):
+        find_window(slots, duration=timedelta(hours=1), max_price=0.5, **span)
+
+
+def test_minimum_duration_takes_all_the_cheap_time() -> None:
+    """A minimum: the window grows over every slot under the cap, or there is none."""
+    slots = _hourly(START, [3.0, 1.0, 0.5, 1.0, 3.0, 1.0])
+    span = {"earliest_start": START, "latest_end": START + timedelta(hours=6)}
+    minimum = {"max_price": 1.0, "duration_mode": DurationMode.MINIMUM}
+    window = find_window(slots, duration=timedelta(hours=1), **minimum, **span)
+    assert (window.start, window.end) == (
+        START + timedelta(hours=1),
+        START + timedelta(hours=4),
+    )
+    window = find_window(
+        slots, duration=timedelta(hours=1), contiguous=False, **minimum, **span
+    )
+    assert window.duration == timedelta(hours=4)
+    with pytest.raises(NoWindowAtMaxPriceError):
+        find_window(slots, duration=timedelta(hours=4), **minimum, **span)
+    # Without a cap there is nothing to grow by: the exact duration.
+    window = find_window(
+        slots,
+        duration=timedelta(hours=1),
+        duration_mode=DurationMode.MINIMUM,
+        **span,
+    )
+    assert window.duration == timedelta(hours=1)
 
 
 def test_errors() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import time, timedelta
+from enum import StrEnum
+import math
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.config_entries import (
@@ -18,6 +20,9 @@ from homeassistant.helpers.selector import (
     BooleanSelector,
     DurationSelector,
     DurationSelectorConfig,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -27,13 +32,14 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
+from ..api.models import TariffDirection
 from ..const import CONF_LOCATIONS
 from .series import DIRECTION_OPTIONS, direction_from_option
+from .windows import DurationMode, Prefer
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ..api.models import TariffDirection
     from ..runtime import FlatpeakConfigEntry
 
 SUBENTRY_TARGET_WINDOW: Final = "target_window"
@@ -44,8 +50,24 @@ CONF_PERIOD_END: Final = "period_end"
 CONF_CONTIGUOUS: Final = "contiguous"
 CONF_DIRECTION: Final = "direction"
 CONF_LOCATION_ID: Final = "location_id"
+CONF_MODE: Final = "mode"
+CONF_LOOK_AHEAD: Final = "look_ahead"
+CONF_PREFER: Final = "prefer"
+CONF_MAX_PRICE: Final = "max_price"
+CONF_DURATION_MODE: Final = "duration_mode"
 
 DAY: Final = timedelta(days=1)
+# A subentry made before the rolling mode has no look-ahead; the form offers this one.
+DEFAULT_LOOK_AHEAD: Final = {"hours": 12, "minutes": 0}
+
+
+class WindowMode(StrEnum):
+    """How the span a window is chosen in is found."""
+
+    # Once per daily local period (period_start to period_end).
+    PERIOD = "period"
+    # In the next `look_ahead` from now, chosen again as time passes until it starts.
+    ROLLING = "rolling"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,10 +81,21 @@ class TargetWindowConfig:
     period_end: time
     contiguous: bool
     direction: TariffDirection
+    mode: WindowMode = WindowMode.PERIOD
+    look_ahead: timedelta = timedelta(hours=12)
+    prefer: Prefer = Prefer.EARLIEST
+    max_price: float | None = None
+    duration_mode: DurationMode = DurationMode.EXACT
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> TargetWindowConfig:
-        """Parse stored (or submitted) subentry data."""
+        """Parse stored (or submitted) subentry data.
+
+        Subentries made before the options were added lack their keys: each is read
+        with its default (the earlier behaviour), so they load unchanged and need no
+        migration.
+        """
+        max_price = data.get(CONF_MAX_PRICE)
         return cls(
             name=data[CONF_NAME],
             location_id=data[CONF_LOCATION_ID],
@@ -71,6 +104,22 @@ class TargetWindowConfig:
             period_end=cv.time(data[CONF_PERIOD_END]),
             contiguous=data[CONF_CONTIGUOUS],
             direction=direction_from_option(data[CONF_DIRECTION]),
+            mode=WindowMode(data.get(CONF_MODE, WindowMode.PERIOD)),
+            look_ahead=cv.time_period_dict(
+                data.get(CONF_LOOK_AHEAD, DEFAULT_LOOK_AHEAD)
+            ),
+            prefer=Prefer(data.get(CONF_PREFER, Prefer.EARLIEST)),
+            max_price=None if max_price is None else float(max_price),
+            duration_mode=DurationMode(
+                data.get(CONF_DURATION_MODE, DurationMode.EXACT)
+            ),
+        )
+
+    @property
+    def span_length(self) -> timedelta:
+        """Return the nominal length of the span a window is chosen in."""
+        return (
+            self.look_ahead if self.mode is WindowMode.ROLLING else self.period_length
         )
 
     @property
@@ -94,6 +143,16 @@ def _locations(entry: FlatpeakConfigEntry) -> dict[str, str]:
     return {location_id: location_id for location_id in entry.options[CONF_LOCATIONS]}
 
 
+def _select(options: type[StrEnum], translation_key: str) -> SelectSelector:
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=[option.value for option in options],
+            translation_key=translation_key,
+            mode=SelectSelectorMode.LIST,
+        )
+    )
+
+
 def _schema(locations: Mapping[str, str]) -> probatio.Schema:
     fields: dict[probatio.Marker, Any] = {probatio.Required(CONF_NAME): TextSelector()}
     if len(locations) > 1:
@@ -109,11 +168,20 @@ def _schema(locations: Mapping[str, str]) -> probatio.Schema:
             )
         )
     fields |= {
+        probatio.Required(CONF_MODE, default=WindowMode.PERIOD.value): _select(
+            WindowMode, CONF_MODE
+        ),
         probatio.Required(CONF_DURATION): DurationSelector(
             DurationSelectorConfig(enable_second=False)
         ),
+        probatio.Required(
+            CONF_DURATION_MODE, default=DurationMode.EXACT.value
+        ): _select(DurationMode, CONF_DURATION_MODE),
         probatio.Required(CONF_PERIOD_START, default="20:00:00"): TimeSelector(),
         probatio.Required(CONF_PERIOD_END, default="07:00:00"): TimeSelector(),
+        probatio.Required(
+            CONF_LOOK_AHEAD, default=DEFAULT_LOOK_AHEAD
+        ): DurationSelector(DurationSelectorConfig(enable_second=False)),
         probatio.Required(CONF_CONTIGUOUS, default=True): BooleanSelector(),
         probatio.Required(CONF_DIRECTION, default=DIRECTION_OPTIONS[0]): SelectSelector(
             SelectSelectorConfig(
@@ -122,16 +190,47 @@ def _schema(locations: Mapping[str, str]) -> probatio.Schema:
                 mode=SelectSelectorMode.LIST,
             )
         ),
+        probatio.Required(CONF_PREFER, default=Prefer.EARLIEST.value): _select(
+            Prefer, CONF_PREFER
+        ),
+        # Optional and without a default: left empty, there is no cap.
+        probatio.Optional(CONF_MAX_PRICE): NumberSelector(
+            NumberSelectorConfig(mode=NumberSelectorMode.BOX, step="any")
+        ),
     }
     return probatio.Schema(fields)
 
 
-def _errors(config: TargetWindowConfig) -> dict[str, str]:
-    if config.duration <= timedelta(0):
-        return {CONF_DURATION: "duration_not_positive"}
-    if config.duration > config.period_length:
-        return {CONF_DURATION: "duration_too_long"}
-    return {}
+def validation_errors(config: TargetWindowConfig) -> dict[str, str]:
+    """Return the form's errors by field; the update action refuses the same ones."""
+    cap = config.max_price
+    checks = [
+        (config.duration <= timedelta(0), CONF_DURATION, "duration_not_positive"),
+        (
+            config.mode is WindowMode.ROLLING and config.look_ahead <= timedelta(0),
+            CONF_LOOK_AHEAD,
+            "look_ahead_not_positive",
+        ),
+        (config.duration > config.span_length, CONF_DURATION, "duration_too_long"),
+        (
+            cap is not None and not math.isfinite(cap),
+            CONF_MAX_PRICE,
+            "max_price_not_finite",
+        ),
+        # A cap on the price makes no sense when looking for the dearest time to sell.
+        (
+            cap is not None and config.direction is TariffDirection.EXPORT,
+            CONF_MAX_PRICE,
+            "max_price_import_only",
+        ),
+        # Without a cap, nothing says how far beyond the minimum the window may grow.
+        (
+            config.duration_mode is DurationMode.MINIMUM and cap is None,
+            CONF_DURATION_MODE,
+            "minimum_needs_max_price",
+        ),
+    ]
+    return next(({field: key} for failed, field, key in checks if failed), {})
 
 
 class TargetWindowFlow(ConfigSubentryFlow):
@@ -165,7 +264,7 @@ class TargetWindowFlow(ConfigSubentryFlow):
         if user_input is not None:
             data = {CONF_LOCATION_ID: next(iter(locations))} | user_input
             data[CONF_NAME] = data[CONF_NAME].strip()
-            errors = _errors(TargetWindowConfig.from_data(data))
+            errors = validation_errors(TargetWindowConfig.from_data(data))
             if not data[CONF_NAME]:
                 errors[CONF_NAME] = "name_required"
             if not errors:

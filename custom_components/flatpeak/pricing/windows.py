@@ -15,6 +15,20 @@ The rule, which the action and the target-window sensors share:
 - Cost is the time-weighted price; `export` looks for the dearest instead.
   Ties (within rounding) go to the earliest window; for a non-contiguous pick, among
   slots of the same price the earlier ones are taken first.
+
+Options, each off by default so that the rule above is unchanged without them:
+
+- `prefer=latest`: ties go to the latest window instead; a non-contiguous pick takes the
+  later of equally priced slots first, and the last part of a slot it needs only in part.
+  The windows considered are the same: only which of equal ones wins changes.
+- `max_price`: only slots priced at or below it count. A window that cannot have the
+  full duration under it is shorter: a non-contiguous pick takes all of them, a
+  contiguous one the cheapest run as long as the longest run of them allows. None at all:
+  no window (`no_window_at_max_price`).
+- `duration_mode=minimum` (with `max_price`): the duration is a minimum. A non-contiguous
+  pick takes every slot at or below the cap, a contiguous one the chosen window extended
+  both ways while the slots stay at or below it; less than the duration: no window.
+  Without a cap nothing is known to extend by, so it is the same as `exact`.
 """
 
 from __future__ import annotations
@@ -22,6 +36,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
 import math
 from typing import TYPE_CHECKING
 
@@ -37,6 +52,20 @@ if TYPE_CHECKING:
 # Prices are sums of price * seconds: two windows within this relative difference cost
 # the same, so float rounding cannot make a later window win a tie.
 _TIE_TOLERANCE = 1e-9
+
+
+class Prefer(StrEnum):
+    """Which of equally good windows wins."""
+
+    EARLIEST = "earliest"
+    LATEST = "latest"
+
+
+class DurationMode(StrEnum):
+    """Whether the duration is exact or a minimum (with a price cap)."""
+
+    EXACT = "exact"
+    MINIMUM = "minimum"
 
 
 class WindowError(Exception):
@@ -62,6 +91,14 @@ class DurationTooLongError(WindowError):
     def __init__(self) -> None:
         """Name the reason."""
         super().__init__("duration_too_long")
+
+
+class NoWindowAtMaxPriceError(WindowError):
+    """Too little of the span is priced at or below the cap."""
+
+    def __init__(self) -> None:
+        """Name the reason."""
+        super().__init__("no_window_at_max_price")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +198,9 @@ def find_window(
     latest_end: datetime,
     contiguous: bool = True,
     direction: TariffDirection = TariffDirection.IMPORT,
+    prefer: Prefer = Prefer.EARLIEST,
+    max_price: float | None = None,
+    duration_mode: DurationMode = DurationMode.EXACT,
 ) -> Window:
     """Return the cheapest (import) or dearest (export) window of `duration` in the span."""
     if duration <= timedelta(0):
@@ -171,17 +211,44 @@ def find_window(
         raise DurationTooLongError
     clipped = clip(slots, earliest_start, latest_end)
     sign = -1.0 if direction is TariffDirection.EXPORT else 1.0
+    latest = prefer is Prefer.LATEST
+    minimum = duration_mode is DurationMode.MINIMUM and max_price is not None
+    eligible = [max_price is None or slot.price <= max_price for slot in clipped]
     chosen = (
-        _contiguous(clipped, duration, sign)
+        _contiguous(clipped, eligible, duration, sign, latest=latest, minimum=minimum)
         if contiguous
-        else _cheapest_set(clipped, duration, sign)
+        else _cheapest_set(
+            clipped, eligible, duration, sign, latest=latest, minimum=minimum
+        )
     )
     weighted = math.fsum(slot.price * slot.seconds for slot in chosen)
-    return Window(tuple(chosen), weighted / duration.total_seconds())
+    return Window(tuple(chosen), weighted / math.fsum(slot.seconds for slot in chosen))
+
+
+def _runs(
+    clipped: Sequence[ChosenSlot], eligible: Sequence[bool]
+) -> list[tuple[int, int]]:
+    """Return the runs of back-to-back eligible slots as [first, stop) indices."""
+    runs: list[tuple[int, int]] = []
+    for index, ok in enumerate(eligible):
+        if not ok:
+            continue
+        # Clipped slots cover the span without gaps: neighbours are back to back.
+        if runs and runs[-1][1] == index:
+            runs[-1] = (runs[-1][0], index + 1)
+        else:
+            runs.append((index, index + 1))
+    return runs
 
 
 def _contiguous(
-    clipped: Sequence[ChosenSlot], duration: timedelta, sign: float
+    clipped: Sequence[ChosenSlot],
+    eligible: Sequence[bool],
+    duration: timedelta,
+    sign: float,
+    *,
+    latest: bool,
+    minimum: bool,
 ) -> list[ChosenSlot]:
     starts = [slot.start for slot in clipped]
     # prefix[i]: signed price * seconds of the slots before slot i.
@@ -195,18 +262,35 @@ def _contiguous(
         slot = clipped[index]
         return prefix[index] + sign * slot.price * (moment - slot.start).total_seconds()
 
-    span_end = clipped[-1].end
-    # The span is at least `duration` long, so its first start always fits.
-    best_start = clipped[0].start
-    best_cost = integral(best_start + duration)
-    for index, start in enumerate(starts[1:], start=1):
-        end = start + duration
-        if end > span_end:
-            break
-        cost = integral(end) - prefix[index]
-        if cost < best_cost - _TIE_TOLERANCE * max(1.0, abs(best_cost)):
-            best_start, best_cost = start, cost
-    best_end = best_start + duration
+    runs = _runs(clipped, eligible)
+    if not runs:
+        raise NoWindowAtMaxPriceError
+    longest = max(clipped[stop - 1].end - clipped[first].start for first, stop in runs)
+    if longest < duration and minimum:
+        raise NoWindowAtMaxPriceError
+    # Under a cap that leaves no run long enough, the longest possible window.
+    length = min(duration, longest)
+    # (cost, start, run) of every window that fits in a run.
+    candidates: list[tuple[float, datetime, tuple[int, int]]] = []
+    for first, stop in runs:
+        run_end = clipped[stop - 1].end
+        for index in range(first, stop):
+            start = starts[index]
+            end = start + length
+            if end > run_end:
+                break
+            candidates.append((integral(end) - prefix[index], start, (first, stop)))
+    lowest = min(cost for cost, _, _ in candidates)
+    # Two windows within rounding of each other cost the same.
+    tied = [
+        candidate
+        for candidate in candidates
+        if candidate[0] <= lowest + _TIE_TOLERANCE * max(1.0, abs(lowest))
+    ]
+    _, best_start, (first, stop) = tied[-1] if latest else tied[0]
+    best_end = best_start + length
+    if minimum:
+        best_start, best_end = clipped[first].start, clipped[stop - 1].end
     return [
         ChosenSlot(max(slot.start, best_start), min(slot.end, best_end), slot.price)
         for slot in clipped
@@ -215,10 +299,26 @@ def _contiguous(
 
 
 def _cheapest_set(
-    clipped: Sequence[ChosenSlot], duration: timedelta, sign: float
+    clipped: Sequence[ChosenSlot],
+    eligible: Sequence[bool],
+    duration: timedelta,
+    sign: float,
+    *,
+    latest: bool,
+    minimum: bool,
 ) -> list[ChosenSlot]:
-    # Stable sort: among equal prices the earlier slot comes first.
-    ranked = sorted(clipped, key=lambda slot: sign * slot.price)
+    candidates = [slot for slot, ok in zip(clipped, eligible, strict=True) if ok]
+    available = sum((slot.end - slot.start for slot in candidates), timedelta())
+    if not candidates or (minimum and available < duration):
+        raise NoWindowAtMaxPriceError
+    if minimum:
+        return candidates
+    # Among equal prices the earlier (or, preferring latest, the later) slot first.
+    order = -1.0 if latest else 1.0
+    ranked = sorted(
+        candidates,
+        key=lambda slot: (sign * slot.price, order * slot.start.timestamp()),
+    )
     remaining = duration
     chosen: list[ChosenSlot] = []
     for slot in ranked:
@@ -228,6 +328,9 @@ def _cheapest_set(
         if length <= remaining:
             chosen.append(slot)
             remaining -= length
+        elif latest:
+            chosen.append(ChosenSlot(slot.end - remaining, slot.end, slot.price))
+            remaining = timedelta(0)
         else:
             chosen.append(ChosenSlot(slot.start, slot.start + remaining, slot.price))
             remaining = timedelta(0)
