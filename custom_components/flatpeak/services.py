@@ -39,7 +39,12 @@ from .pricing.target_window_flow import (
     CONF_PERIOD_START,
 )
 from .pricing.target_window_sensor import TargetWindowSensor
-from .pricing.windows import WindowError, find_window, window_as_dict
+from .pricing.windows import (
+    WindowError,
+    duration_seconds,
+    find_window,
+    window_as_dict,
+)
 
 if TYPE_CHECKING:
     from homeassistant.helpers.entity import Entity
@@ -227,7 +232,7 @@ async def _async_find_cheapest_window(call: ServiceCall) -> ServiceResponse:
         "location_id": location_id,
         "currency": currency,
         "unit": price_unit(currency),
-        **window_as_dict(window, zone, _seconds(duration)),
+        **window_as_dict(window, zone, duration_seconds(duration)),
     }
 
 
@@ -259,11 +264,6 @@ async def _async_update_target_window(entity: Entity, call: ServiceCall) -> None
     if CONF_MAX_PRICE in call.data:
         changes[CONF_MAX_PRICE] = call.data[CONF_MAX_PRICE]
     await entity.async_update_window(changes, permanent=call.data[ATTR_PERMANENT])
-
-
-def _seconds(duration: timedelta) -> float | int:
-    seconds = duration.total_seconds()
-    return int(seconds) if seconds.is_integer() else seconds
 
 
 @callback

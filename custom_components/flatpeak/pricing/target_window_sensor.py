@@ -13,7 +13,7 @@ for good; neither moves a window that has started.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, override
 
 from homeassistant.components.binary_sensor import BinarySensorEntity
@@ -51,6 +51,7 @@ from .windows import (
     Window,
     chosen_slots_as_dicts,
     daily_period,
+    duration_seconds,
     find_window,
 )
 
@@ -457,7 +458,7 @@ class TargetWindowSensor(
             "status": self._status,
             # Seconds, as the find_cheapest_window action answers: shorter than the
             # setting under a cap, longer with a minimum duration.
-            "duration": _seconds(window.duration) if window else None,
+            "duration": duration_seconds(window.duration) if window else None,
             "changed_until": self._change.until.astimezone(zone).isoformat()
             if self._change
             else None,
@@ -537,8 +538,3 @@ class TargetWindowSensor(
             )
             self._period = self._window = None
             self._set_change(None)
-
-
-def _seconds(duration: timedelta) -> float | int:
-    seconds = duration.total_seconds()
-    return int(seconds) if seconds.is_integer() else seconds

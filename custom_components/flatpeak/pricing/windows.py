@@ -363,6 +363,12 @@ def daily_period(
     return period(day + timedelta(days=1))
 
 
+def duration_seconds(duration: timedelta) -> float | int:
+    """Return a duration in seconds, whole where it is (as responses show it)."""
+    seconds = duration.total_seconds()
+    return int(seconds) if seconds.is_integer() else seconds
+
+
 def chosen_slots_as_dicts(window: Window, zone: tzinfo) -> list[JsonValueType]:
     """Serialise a window's slots for attributes and action responses, in local time."""
     return [
