@@ -1,1 +1,1 @@
-"""locations."""
+"""Followed locations: their coordinators, devices and lifecycle."""

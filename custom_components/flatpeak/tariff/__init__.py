@@ -1,1 +1,1 @@
-"""tariff."""
+"""The customer's tariff: its problems, and the tariff settings page (Flatpeak Connect)."""
