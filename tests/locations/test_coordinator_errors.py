@@ -147,6 +147,32 @@ async def test_account_disabled_while_running(
     assert init_integration.state is ConfigEntryState.LOADED
 
 
+async def test_account_disabled_issue_clears_without_locations(
+    hass: HomeAssistant,
+    simulator_state: SimulatorState,
+    simulator: RunningSimulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Following every location of an account that has none, the issue still clears.
+
+    No location's fetch can say the account works again; listing the locations does.
+    """
+    simulator_state.remove_location(HOME_ID)
+    simulator_state.set_account_disabled(ACCOUNT_ID)
+    await _setup(hass, mock_config_entry, freezer, **{CONF_FOLLOW_ALL_LOCATIONS: True})
+    issue_id = f"account_disabled_{mock_config_entry.entry_id}"
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert issue_id in _flatpeak_issues(hass)
+
+    simulator_state.set_account_disabled(ACCOUNT_ID, False)
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert not mock_config_entry.runtime_data.locations
+    assert issue_id not in _flatpeak_issues(hass)
+
+
 # -- malformed bodies --------------------------------------------------------------------
 
 

@@ -31,7 +31,11 @@ from ..const import (
 )
 from ..entity import device_location_id
 from ..errors import setup_error
-from .coordinator import FlatpeakLocationCoordinator, async_report_account_disabled
+from .coordinator import (
+    FlatpeakLocationCoordinator,
+    account_disabled_issue_id,
+    async_report_account_disabled,
+)
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -130,6 +134,11 @@ class FollowedLocations(Mapping[str, FlatpeakLocationCoordinator]):
             raise setup_error(err) from err
         except FlatpeakError as err:
             raise setup_error(err) from err
+        # The account answers: a disabled-account issue raised before is over, even
+        # when there is no location whose fetch would say so.
+        ir.async_delete_issue(
+            self._hass, DOMAIN, account_disabled_issue_id(self._entry.entry_id)
+        )
         return [location.id for location in locations]
 
     def _new_coordinator(self, location_id: str) -> FlatpeakLocationCoordinator:
