@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
 
+from custom_components.flatpeak.api.client import API_VERSION
 from custom_components.flatpeak.const import (
     ACCOUNT_DISABLED_RETRY_INTERVAL,
     CONF_FOLLOW_ALL_LOCATIONS,
@@ -41,6 +43,7 @@ CURRENT = "sensor.home_current_price"
 # Flatpeak's next_update for Home is 16:00: the first poll after set-up.
 AFTER_NEXT_UPDATE = datetime(2026, 11, 25, 16, 1, tzinfo=UTC)
 CABIN_ID = "loc_cabin"
+CLIENT = "custom_components.flatpeak.api.client"
 
 
 def _api_calls(state: SimulatorState) -> int:
@@ -170,6 +173,65 @@ async def test_account_disabled_issue_clears_without_locations(
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.LOADED
     assert not mock_config_entry.runtime_data.locations
+    assert issue_id not in _flatpeak_issues(hass)
+
+
+# -- an account on a newer API release -----------------------------------------------------
+
+# Flatpeak answers 422 api_version_not_supported to a Flatpeak-Version older than the
+# account's default; the simulator speaks one release, so sending an older one is
+# what a newer account default looks like.
+OLDER_API_VERSION = "2024-08-24.zero"
+
+
+@pytest.mark.parametrize(
+    "follow_all", [False, True], ids=["chosen locations", "all locations"]
+)
+async def test_newer_api_release_at_setup_says_so(
+    hass: HomeAssistant,
+    simulator: RunningSimulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    follow_all: bool,
+) -> None:
+    """Set-up fails for good with the release named, and Repairs says what to do."""
+    with patch(f"{CLIENT}.API_VERSION", OLDER_API_VERSION):
+        await _setup(
+            hass, mock_config_entry, freezer, **{CONF_FOLLOW_ALL_LOCATIONS: follow_all}
+        )
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert mock_config_entry.reason is not None
+    assert API_VERSION in mock_config_entry.reason
+    issue = ir.async_get(hass).async_get_issue(
+        DOMAIN, f"api_version_not_supported_{mock_config_entry.entry_id}"
+    )
+    assert issue is not None
+    assert issue.translation_key == "api_version_not_supported"
+    assert issue.translation_placeholders == {
+        "title": mock_config_entry.title,
+        "api_version": API_VERSION,
+    }
+
+
+async def test_newer_api_release_while_running(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Repairs says so, prices stay while they cover now, and it clears once answered."""
+    issue_id = f"api_version_not_supported_{init_integration.entry_id}"
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
+    with patch(f"{CLIENT}.API_VERSION", OLDER_API_VERSION):
+        # The bearer token is renewed with the refused version too.
+        simulator.state.expire_tokens()
+        await _move_to(hass, freezer, AFTER_NEXT_UPDATE)
+        assert issue_id in _flatpeak_issues(hass)
+        assert coordinator.update_interval == ACCOUNT_DISABLED_RETRY_INTERVAL
+        assert not coordinator.last_update_success
+
+    await _advance(hass, freezer, ACCOUNT_DISABLED_RETRY_INTERVAL)
+    assert coordinator.last_update_success
     assert issue_id not in _flatpeak_issues(hass)
 
 

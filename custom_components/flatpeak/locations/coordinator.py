@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import random
-from typing import TYPE_CHECKING, cast, override
+from typing import TYPE_CHECKING, Final, cast, override
 from zoneinfo import ZoneInfo  # noqa: TC003 - a dataclass field type
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -15,8 +15,10 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from ..api.client import API_VERSION
 from ..api.exceptions import (
     FlatpeakAccountDisabledError,
+    FlatpeakApiVersionError,
     FlatpeakAuthenticationError,
     FlatpeakError,
     FlatpeakNotFoundError,
@@ -127,6 +129,52 @@ def async_report_account_disabled(hass: HomeAssistant, entry: ConfigEntry) -> No
     )
 
 
+def api_version_issue_id(entry_id: str) -> str:
+    """Return the Repairs issue id raised while Flatpeak refuses our API release."""
+    return f"api_version_not_supported_{entry_id}"
+
+
+@callback
+def async_report_api_version_refused(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Say in Repairs that the account's API release is newer than the one we speak."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        api_version_issue_id(entry.entry_id),
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="api_version_not_supported",
+        translation_placeholders={"title": entry.title, "api_version": API_VERSION},
+        data={"entry_id": entry.entry_id},
+    )
+
+
+@callback
+def async_report_account_error(
+    hass: HomeAssistant, entry: ConfigEntry, err: FlatpeakError
+) -> None:
+    """Raise the Repairs issue of an error that concerns the whole account, if it is one."""
+    if isinstance(err, FlatpeakAccountDisabledError):
+        async_report_account_disabled(hass, entry)
+    elif isinstance(err, FlatpeakApiVersionError):
+        async_report_api_version_refused(hass, entry)
+
+
+@callback
+def async_account_works(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Clear the account's Repairs issues: Flatpeak answered it."""
+    for issue_id in (
+        account_disabled_issue_id(entry.entry_id),
+        api_version_issue_id(entry.entry_id),
+    ):
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+# Only a new release of the integration ends a refused API release, and a person ends
+# a disabled account: neither is worth asking about more often.
+ACCOUNT_ERROR_RETRY_INTERVAL: Final = ACCOUNT_DISABLED_RETRY_INTERVAL
+
+
 class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
     """Fetches one location's status and prices; ticks entities at every slot boundary."""
 
@@ -187,13 +235,11 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
             raise setup_error(err) from err
         except FlatpeakNotFoundError as err:
             raise self._missing() from err
-        except FlatpeakAccountDisabledError as err:
-            raise self._account_disabled(err) from err
+        except (FlatpeakAccountDisabledError, FlatpeakApiVersionError) as err:
+            raise self._account_error(err) from err
         except FlatpeakError as err:
             return self._keep_prices_through(err)
-        ir.async_delete_issue(
-            self.hass, DOMAIN, account_disabled_issue_id(self.config_entry.entry_id)
-        )
+        async_account_works(self.hass, self.config_entry)
         if self._serving_stale_since is not None:
             LOGGER.info(
                 "Flatpeak is reachable again for %s; prices are current",
@@ -266,15 +312,25 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
             translation_placeholders={"location_id": self.location_id},
         )
 
-    def _account_disabled(
-        self, err: FlatpeakAccountDisabledError
+    def _account_error(
+        self, err: FlatpeakAccountDisabledError | FlatpeakApiVersionError
     ) -> HomeAssistantError | UpdateFailed:
-        """Say in Repairs that the account is disabled, and ask seldom until it is not."""
-        async_report_account_disabled(self.hass, self.config_entry)
+        """Say in Repairs what is wrong with the account, and ask seldom until it is not.
+
+        A disabled account, or one whose default API release is newer than ours: a
+        retry in a minute cannot help either.
+        """
+        async_report_account_error(self.hass, self.config_entry, err)
         if cast("LocationData | None", self.data) is None:
             # At set-up: no point retrying every minute; reloading the entry retries.
             return setup_error(err)
-        self.update_interval = ACCOUNT_DISABLED_RETRY_INTERVAL
+        self.update_interval = ACCOUNT_ERROR_RETRY_INTERVAL
+        if isinstance(err, FlatpeakApiVersionError):
+            return UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="api_version_not_supported",
+                translation_placeholders={"api_version": API_VERSION},
+            )
         return UpdateFailed(
             translation_domain=DOMAIN, translation_key="account_disabled"
         )

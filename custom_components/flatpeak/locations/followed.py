@@ -21,7 +21,7 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.util import dt as dt_util
 
-from ..api.exceptions import FlatpeakAccountDisabledError, FlatpeakError
+from ..api.exceptions import FlatpeakError
 from ..const import (
     CONF_FOLLOW_ALL_LOCATIONS,
     CONF_LOCATIONS,
@@ -33,8 +33,8 @@ from ..entity import device_location_id
 from ..errors import setup_error
 from .coordinator import (
     FlatpeakLocationCoordinator,
-    account_disabled_issue_id,
-    async_report_account_disabled,
+    async_account_works,
+    async_report_account_error,
 )
 
 if TYPE_CHECKING:
@@ -128,17 +128,14 @@ class FollowedLocations(Mapping[str, FlatpeakLocationCoordinator]):
             return list(self._entry.options.get(CONF_LOCATIONS, []))
         try:
             locations = await self._client.list_locations()
-        except FlatpeakAccountDisabledError as err:
-            # As for a location's first fetch: retrying cannot help, Repairs says why.
-            async_report_account_disabled(self._hass, self._entry)
-            raise setup_error(err) from err
         except FlatpeakError as err:
+            # As for a location's first fetch: a disabled account or a refused API
+            # release cannot be retried away, and Repairs says why.
+            async_report_account_error(self._hass, self._entry, err)
             raise setup_error(err) from err
-        # The account answers: a disabled-account issue raised before is over, even
-        # when there is no location whose fetch would say so.
-        ir.async_delete_issue(
-            self._hass, DOMAIN, account_disabled_issue_id(self._entry.entry_id)
-        )
+        # The account answers: its issues raised before are over, even when there is
+        # no location whose fetch would say so.
+        async_account_works(self._hass, self._entry)
         return [location.id for location in locations]
 
     def _new_coordinator(self, location_id: str) -> FlatpeakLocationCoordinator:
