@@ -18,6 +18,7 @@ from homeassistant.util import dt as dt_util
 from ..api.client import API_VERSION
 from ..api.exceptions import (
     FlatpeakAccountDisabledError,
+    FlatpeakApiError,
     FlatpeakApiVersionError,
     FlatpeakAuthenticationError,
     FlatpeakError,
@@ -170,6 +171,13 @@ def async_account_works(hass: HomeAssistant, entry: ConfigEntry) -> None:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
+# Errors about the whole account or its key: no part of a fetch can go on without them.
+_ACCOUNT_ERRORS: Final = (
+    FlatpeakAuthenticationError,
+    FlatpeakAccountDisabledError,
+    FlatpeakApiVersionError,
+)
+
 # Only a new release of the integration ends a refused API release, and a person ends
 # a disabled account: neither is worth asking about more often.
 ACCOUNT_ERROR_RETRY_INTERVAL: Final = ACCOUNT_DISABLED_RETRY_INTERVAL
@@ -205,6 +213,8 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
         self._on_missing = on_missing
         self._unsub_tick: CALLBACK_TYPE | None = None
         self._serving_stale_since: datetime | None = None
+        # Whether the last status read failed (logged once per failure streak).
+        self._status_missing = False
         # Set when Flatpeak says the location does not exist (deleted meanwhile).
         self.location_missing = False
         # Refreshes asked for by events: the first at once, a burst after it costs one
@@ -230,7 +240,7 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
     async def _async_update_data(self) -> LocationData:
         """Fetch location, status and today's and tomorrow's prices."""
         try:
-            data = await self._fetch()
+            data, prices_error = await self._fetch()
         except FlatpeakAuthenticationError as err:
             raise setup_error(err) from err
         except FlatpeakNotFoundError as err:
@@ -240,57 +250,141 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
         except FlatpeakError as err:
             return self._keep_prices_through(err)
         async_account_works(self.hass, self.config_entry)
-        if self._serving_stale_since is not None:
-            LOGGER.info(
-                "Flatpeak is reachable again for %s; prices are current",
-                self.location_id,
-            )
-            self._serving_stale_since = None
-        self.update_interval = self._next_interval(data)
+        if prices_error is not None:
+            # The status (and location) are fresh; the prices are the last ones.
+            self._note_stale(prices_error)
+            self.update_interval = self._retry_interval(prices_error)
+        else:
+            if self._serving_stale_since is not None:
+                LOGGER.info(
+                    "Flatpeak is reachable again for %s; prices are current",
+                    self.location_id,
+                )
+                self._serving_stale_since = None
+            self.update_interval = self._next_interval(data)
         self._schedule_tick(data)
         return data
 
-    async def _fetch(self) -> LocationData:
+    async def _fetch(self) -> tuple[LocationData, FlatpeakError | None]:
+        """Read the location, then its status and its prices, each failing apart.
+
+        Returns the data and, when the prices could not be fetched, why: the last
+        prices are then kept in the data. Errors about the location itself or the
+        whole account are raised.
+        """
         now = dt_util.utcnow()
+        previous = cast("LocationData | None", self.data)
         location = await self.client.get_location(self.location_id)
-        status = await self.client.get_location_status(self.location_id)
+        status, status_read_at = await self._fetch_status(previous, now)
         zone = await async_location_zone(location, self.hass.config.time_zone)
         day_start, _ = local_day(now, zone)
         _, window_end = local_day(now, zone, 1)
         unavailable: str | None = None
+        prices_error: FlatpeakError | None = None
+        import_prices: Prices | None = None
         try:
-            import_prices: Prices | None = await self.client.get_prices(
+            import_prices = await self.client.get_prices(
                 self.location_id, start=day_start, end=window_end
             )
         except FlatpeakPricesUnavailableError as err:
-            import_prices = None
             unavailable = err.code or "no_price_data"
             self._log_unavailable(unavailable)
+        except _ACCOUNT_ERRORS:
+            raise
+        except FlatpeakError as err:
+            # A status read does not wait for the prices (nor the other way round).
+            prices_error = err
+            if previous is not None:
+                import_prices = previous.import_prices
+                unavailable = previous.prices_unavailable
         else:
-            if self.data is not None and self.data.prices_unavailable:
+            if previous is not None and previous.prices_unavailable:
                 LOGGER.info(
                     "Flatpeak prices for %s are available again", self.location_id
                 )
         export_prices: Prices | None = None
-        if status.has_export_tariff:
-            try:
-                export_prices = await self.client.get_prices(
-                    self.location_id,
-                    start=day_start,
-                    end=window_end,
-                    direction=TariffDirection.EXPORT,
-                )
-            except FlatpeakPricesUnavailableError:
-                export_prices = None
-        return LocationData(
-            location=location,
-            status=status,
-            import_prices=import_prices,
-            export_prices=export_prices,
-            fetched_at=now,
-            zone=zone,
-            prices_unavailable=unavailable,
+        if prices_error is not None:
+            export_prices = previous.export_prices if previous is not None else None
+        elif self._has_export(status, previous):
+            export_prices = await self._fetch_export(previous, day_start, window_end)
+        return (
+            LocationData(
+                location=location,
+                status=status,
+                import_prices=import_prices,
+                export_prices=export_prices,
+                fetched_at=status_read_at,
+                zone=zone,
+                prices_unavailable=unavailable,
+            ),
+            prices_error,
         )
+
+    async def _fetch_status(
+        self, previous: LocationData | None, now: datetime
+    ) -> tuple[LocationStatus | None, datetime]:
+        """Read the status and when it was read; an error costs the status only.
+
+        Flatpeak's status endpoint supports at most one tariff of each kind
+        (api-facts.md §3, "Location status"); other locations are refused with a 422
+        ("Unsupported combination of tariff elements"), while their prices are served.
+        Such a location has no status (None): its problem sensors are unknown. A
+        transient failure keeps the status last read, with the time it was read, so
+        problems raised since are not judged by it.
+        """
+        try:
+            status = await self.client.get_location_status(self.location_id)
+        except _ACCOUNT_ERRORS:
+            raise
+        except FlatpeakApiError as err:
+            self._log_status_missing(err)
+            return None, now
+        except FlatpeakError as err:
+            self._log_status_missing(err)
+            if previous is not None and previous.status is not None:
+                return previous.status, previous.fetched_at
+            return None, now
+        if self._status_missing:
+            LOGGER.debug("Flatpeak gives the status of %s again", self.location_id)
+            self._status_missing = False
+        return status, now
+
+    def _log_status_missing(self, err: FlatpeakError) -> None:
+        """Say once, at debug level, that a location's status is not known now."""
+        if not self._status_missing:
+            self._status_missing = True
+            LOGGER.debug(
+                "Flatpeak gives no status for %s (%s); its prices are still fetched",
+                self.location_id,
+                err,
+            )
+
+    @staticmethod
+    def _has_export(
+        status: LocationStatus | None, previous: LocationData | None
+    ) -> bool:
+        """Whether to ask for export prices; without a status, as last time."""
+        if status is not None:
+            return status.has_export_tariff
+        return previous is not None and previous.export_prices is not None
+
+    async def _fetch_export(
+        self, previous: LocationData | None, start: datetime, end: datetime
+    ) -> Prices | None:
+        try:
+            return await self.client.get_prices(
+                self.location_id,
+                start=start,
+                end=end,
+                direction=TariffDirection.EXPORT,
+            )
+        except FlatpeakPricesUnavailableError:
+            return None
+        except _ACCOUNT_ERRORS:
+            raise
+        except FlatpeakError:
+            # The import prices came: keep the last export prices for now.
+            return previous.export_prices if previous is not None else None
 
     def _log_unavailable(self, code: str) -> None:
         if self.data is None or self.data.prices_unavailable != code:
@@ -335,42 +429,58 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
             translation_domain=DOMAIN, translation_key="account_disabled"
         )
 
-    def _keep_prices_through(self, err: FlatpeakError) -> LocationData:
-        """Serve the last good data while it still covers now; fail once it does not."""
-        retry_after = (
-            err.retry_after if isinstance(err, FlatpeakRateLimitError) else None
-        )
-        if retry_after is not None:
-            # Followed as advice, within reason: a Retry-After of years is not.
-            retry_after = min(retry_after, MAX_UPDATE_INTERVAL.total_seconds())
+    def _retry_interval(self, err: FlatpeakError) -> timedelta:
+        """Return when to try again after a failed call, following Retry-After."""
+        retry_after = self._advised_wait(err)
         # A body we cannot read will not read better in five minutes.
         retry = (
             FALLBACK_UPDATE_INTERVAL
             if isinstance(err, FlatpeakResponseError)
             else TRANSIENT_RETRY_INTERVAL
         )
-        self.update_interval = max(retry, timedelta(seconds=retry_after or 0))
-        previous = self.data
+        return max(retry, timedelta(seconds=retry_after or 0))
+
+    @staticmethod
+    def _advised_wait(err: FlatpeakError) -> float | None:
+        retry_after = (
+            err.retry_after if isinstance(err, FlatpeakRateLimitError) else None
+        )
+        if retry_after is not None:
+            # Followed as advice, within reason: a Retry-After of years is not.
+            retry_after = min(retry_after, MAX_UPDATE_INTERVAL.total_seconds())
+        return retry_after
+
+    def _note_stale(self, err: FlatpeakError) -> None:
+        """Log once that the last prices are served instead of fresh ones."""
+        if self._serving_stale_since is None:
+            self._serving_stale_since = dt_util.utcnow()
+            LOGGER.warning(
+                "Cannot update Flatpeak prices for %s (%s); keeping the last prices"
+                " while they cover the current time",
+                self.location_id,
+                err,
+            )
+
+    def _keep_prices_through(self, err: FlatpeakError) -> LocationData:
+        """Serve the last good data while it still covers now; fail once it does not."""
+        self.update_interval = self._retry_interval(err)
+        previous = cast("LocationData | None", self.data)
         now = dt_util.utcnow()
         if (
             previous is not None
             and previous.import_series is not None
             and previous.import_series.covers(now)
         ):
-            if self._serving_stale_since is None:
-                self._serving_stale_since = now
-                LOGGER.warning(
-                    "Cannot update Flatpeak prices for %s (%s); keeping the last prices"
-                    " while they cover the current time",
-                    self.location_id,
-                    err,
-                )
+            self._note_stale(err)
+            if self._unsub_tick is None:
+                # Data not fetched in this run (restored at start-up) has no tick yet.
+                self._schedule_tick(previous)
             return previous
         raise UpdateFailed(
             translation_domain=DOMAIN,
             translation_key="update_failed",
             translation_placeholders={"error": str(err) or type(err).__name__},
-            retry_after=retry_after,
+            retry_after=self._advised_wait(err),
         ) from err
 
     def _next_interval(self, data: LocationData) -> timedelta:
