@@ -114,4 +114,8 @@ async def async_remove_config_entry_device(
     """Allow removing a location's device only when the entry no longer follows it."""
     # A target window's device is removed by deleting its subentry.
     location_id = device_location_id(device)
-    return location_id is not None and location_id not in entry.runtime_data.locations
+    if location_id is None or location_id in entry.runtime_data.locations:
+        return False
+    # A location set aside after a 404: deleting its device is the user removing it.
+    entry.runtime_data.locations.async_stop_following(location_id)
+    return True

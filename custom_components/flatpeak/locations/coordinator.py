@@ -198,8 +198,8 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
     ) -> None:
         """Prepare; nothing is fetched until the first refresh.
 
-        `on_missing` is called with the location id once Flatpeak answers that the
-        location does not exist.
+        `on_missing` is called with the location id each time Flatpeak answers that
+        the location does not exist; polling then stops until a refresh finds it.
         """
         super().__init__(
             hass,
@@ -248,7 +248,17 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
         except (FlatpeakAccountDisabledError, FlatpeakApiVersionError) as err:
             raise self._account_error(err) from err
         except FlatpeakError as err:
+            if self.location_missing:
+                # A probe of a location set aside after a 404 that met another
+                # failure: still missing, and its owner probes it again.
+                raise UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="update_failed",
+                    translation_placeholders={"error": str(err) or type(err).__name__},
+                ) from err
             return self._keep_prices_through(err)
+        # Flatpeak knows the location (again).
+        self.location_missing = False
         async_account_works(self.hass, self.config_entry)
         if prices_error is not None:
             # The status (and location) are fresh; the prices are the last ones.
@@ -396,7 +406,7 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
             )
 
     def _missing(self) -> UpdateFailed:
-        """Flatpeak does not know the location (deleted): stop asking for it."""
+        """Flatpeak does not know the location: stop polling; its owner probes it."""
         self.location_missing = True
         self.update_interval = None
         self._on_missing(self.location_id)
