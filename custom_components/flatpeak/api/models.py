@@ -341,15 +341,22 @@ class PriceSlot:
         else:
             raise FlatpeakResponseError("price row has neither price nor tariff")
         confidence = inner.get("confidence", 1)
-        if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+        if confidence is not None and (
+            isinstance(confidence, bool) or not isinstance(confidence, int | float)
+        ):
             raise FlatpeakResponseError("price row confidence is not a number")
         slot = cls(
             valid_from=parse_datetime(obj.get("valid_from"), "price row valid_from"),
             valid_to=parse_datetime(obj.get("valid_to"), "price row valid_to"),
             value=_number(inner, value_key, "price row"),
-            # A NaN or infinite confidence says nothing of how sure the price is, but
-            # the price itself stands: that slot's confidence is unknown.
-            confidence=float(confidence) if math.isfinite(confidence) else None,
+            # A NaN or infinite confidence (or null, the docs being silent on it) says
+            # nothing of how sure the price is, but the price itself stands: that
+            # slot's confidence is unknown.
+            confidence=(
+                float(confidence)
+                if confidence is not None and math.isfinite(confidence)
+                else None
+            ),
         )
         if slot.valid_to <= slot.valid_from:
             raise FlatpeakResponseError("price row ends before it starts")

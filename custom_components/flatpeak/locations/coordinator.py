@@ -8,6 +8,7 @@ import random
 from typing import TYPE_CHECKING, Final, cast, override
 from zoneinfo import ZoneInfo  # noqa: TC003 - a dataclass field type
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
@@ -227,6 +228,11 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
             function=self.async_refresh,
         )
 
+    @callback
+    def async_start_from(self, data: LocationData) -> None:
+        """Start from stored data: served while Flatpeak cannot be reached, then replaced."""
+        self.data = data
+
     @property
     def zone(self) -> ZoneInfo:
         """Return the time zone the location's days are counted in."""
@@ -425,8 +431,12 @@ class FlatpeakLocationCoordinator(DataUpdateCoordinator[LocationData]):
         retry in a minute cannot help either.
         """
         async_report_account_error(self.hass, self.config_entry, err)
-        if cast("LocationData | None", self.data) is None:
-            # At set-up: no point retrying every minute; reloading the entry retries.
+        if (
+            cast("LocationData | None", self.data) is None
+            or self.config_entry.state is ConfigEntryState.SETUP_IN_PROGRESS
+        ):
+            # At set-up (stored prices or not): no point retrying every minute;
+            # reloading the entry retries.
             return setup_error(err)
         self.update_interval = ACCOUNT_ERROR_RETRY_INTERVAL
         if isinstance(err, FlatpeakApiVersionError):

@@ -39,6 +39,7 @@ from .coordinator import (
     async_account_works,
     async_report_account_error,
 )
+from .snapshot import PriceSnapshots
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -107,6 +108,8 @@ class FollowedLocations(Mapping[str, FlatpeakLocationCoordinator]):
         self._announced: set[str] = set()
         # Locations a confirmed location.delete named: their next 404 removes them.
         self._deleted: set[str] = set()
+        # Each location's last data, stored so a restart without Flatpeak keeps prices.
+        self._snapshots = PriceSnapshots(hass, entry.entry_id)
 
     @override
     def __getitem__(self, location_id: str) -> FlatpeakLocationCoordinator:
@@ -131,8 +134,11 @@ class FollowedLocations(Mapping[str, FlatpeakLocationCoordinator]):
         """Fetch every followed location; fail set-up only for reasons worth a retry."""
         self._problems = problems
         self._entry.async_on_unload(self._cancel_probes)
+        await self._snapshots.async_load()
+        self._entry.async_on_unload(self._snapshots.async_close)
         await self._async_start_coordinators(await self._async_location_ids())
         kept = set(self._coordinators) | set(self._set_aside)
+        self._snapshots.async_keep_only(kept)
         self._sync_missing_location_issues(set(self._set_aside))
         # Problems of locations no longer followed would never be reconciled again.
         for location_id in problems.locations():
@@ -142,6 +148,7 @@ class FollowedLocations(Mapping[str, FlatpeakLocationCoordinator]):
         # back or removed.
         self._remove_stale_devices(kept)
         self.async_on_each(self._reconcile_problems)
+        self.async_on_each(self._keep_snapshot)
 
     def is_set_aside(self, location_id: str) -> bool:
         """Whether a location is set aside after Flatpeak answered that it is missing."""
@@ -172,6 +179,10 @@ class FollowedLocations(Mapping[str, FlatpeakLocationCoordinator]):
             location_id: self._new_coordinator(location_id)
             for location_id in location_ids
         }
+        for location_id, coordinator in coordinators.items():
+            # Served if Flatpeak cannot be reached now, while they cover the time.
+            if restored := await self._snapshots.async_restore(location_id):
+                coordinator.async_start_from(restored)
         # Every refresh is awaited before a failure is raised, so none is left running.
         results = await asyncio.gather(
             *(c.async_config_entry_first_refresh() for c in coordinators.values()),
@@ -246,6 +257,22 @@ class FollowedLocations(Mapping[str, FlatpeakLocationCoordinator]):
         reconcile()
         unsubscribe: CALLBACK_TYPE = coordinator.async_add_listener(reconcile)
         self._entry.async_on_unload(unsubscribe)
+
+    @callback
+    def _keep_snapshot(self, coordinator: FlatpeakLocationCoordinator) -> None:
+        """Store the location's data after each successful fetch."""
+
+        @callback
+        def store() -> None:
+            if (
+                coordinator.last_update_success
+                and not coordinator.location_missing
+                and coordinator.data is not None
+            ):
+                self._snapshots.async_update(coordinator.location_id, coordinator.data)
+
+        store()
+        self._entry.async_on_unload(coordinator.async_add_listener(store))
 
     @callback
     def async_request_add(self, location_id: str) -> None:
@@ -432,6 +459,7 @@ class FollowedLocations(Mapping[str, FlatpeakLocationCoordinator]):
         )
         if self._problems is not None:
             self._problems.async_forget_location(location_id)
+        self._snapshots.async_forget(location_id)
         ir.async_delete_issue(
             self._hass, DOMAIN, location_missing_issue_id(location_id)
         )
