@@ -11,7 +11,10 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.helpers.json import prepare_save_json
 import pytest
 
-from custom_components.flatpeak.const import TRANSIENT_RETRY_INTERVAL
+from custom_components.flatpeak.const import (
+    CONF_FOLLOW_ALL_LOCATIONS,
+    TRANSIENT_RETRY_INTERVAL,
+)
 from custom_components.flatpeak.locations.snapshot import (
     PriceSnapshots,
     snapshot_json,
@@ -90,6 +93,24 @@ async def test_restart_while_flatpeak_is_down_keeps_prices(
     )
     await advance_time(hass, freezer, TRANSIENT_RETRY_INTERVAL)
     assert _state(hass, CURRENT) == "0.2"
+
+
+async def test_following_all_restart_while_flatpeak_is_down_keeps_prices(
+    hass: HomeAssistant,
+    simulator_state: SimulatorState,
+    simulator: RunningSimulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Locations cannot be listed: the ones whose prices were stored are followed."""
+    await setup_entry(
+        hass, mock_config_entry, freezer, **{CONF_FOLLOW_ALL_LOCATIONS: True}
+    )
+    simulator_state.inject_fault("*", status=503, times=None)
+    await _restart(hass, mock_config_entry)
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert list(mock_config_entry.runtime_data.locations) == [HOME_ID]
+    assert _state(hass, CURRENT) == "0.3"
 
 
 async def test_stored_prices_are_served_only_while_they_cover_now(

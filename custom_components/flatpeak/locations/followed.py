@@ -24,7 +24,13 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
-from ..api.exceptions import FlatpeakError
+from ..api.exceptions import (
+    FlatpeakConnectionError,
+    FlatpeakError,
+    FlatpeakRateLimitError,
+    FlatpeakResponseError,
+    FlatpeakServerError,
+)
 from ..const import (
     CONF_FOLLOW_ALL_LOCATIONS,
     CONF_LOCATIONS,
@@ -53,6 +59,14 @@ ADD_RETRY_INTERVAL: Final = timedelta(minutes=10)
 MAX_CONCURRENT_ADDS: Final = 4
 
 LOCATION_MISSING_ISSUE_PREFIX: Final = "location_missing_"
+
+# Failures that say nothing about the account: Flatpeak (or the way to it) is down.
+_TRANSIENT: Final = (
+    FlatpeakConnectionError,
+    FlatpeakServerError,
+    FlatpeakRateLimitError,
+    FlatpeakResponseError,
+)
 
 # A location answered 404 is asked about again this often for PROBE_HOURLY_FOR, then
 # daily: a glitch (a replica behind, a location moved between accounts and back) heals
@@ -163,6 +177,18 @@ class FollowedLocations(Mapping[str, FlatpeakLocationCoordinator]):
             # As for a location's first fetch: a disabled account or a refused API
             # release cannot be retried away, and Repairs says why.
             async_report_account_error(self._hass, self._entry, err)
+            stored = self._snapshots.stored_location_ids()
+            if isinstance(err, _TRANSIENT) and stored:
+                # Flatpeak cannot be reached: start with the locations whose prices
+                # were stored, which then serve them. Locations created meanwhile
+                # come with their events, or at the next start.
+                LOGGER.warning(
+                    "Cannot list the Flatpeak locations (%s); starting with the %d "
+                    "whose prices were stored",
+                    err,
+                    len(stored),
+                )
+                return stored
             raise setup_error(err) from err
         # The account answers: its issues raised before are over, even when there is
         # no location whose fetch would say so.

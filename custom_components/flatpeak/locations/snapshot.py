@@ -190,6 +190,10 @@ class PriceSnapshots:
         if len(self._loaded) != len(locations):
             LOGGER.warning("Ignoring malformed entries of the stored Flatpeak prices")
 
+    def stored_location_ids(self) -> list[str]:
+        """Return the locations whose data was stored (or is being kept)."""
+        return [*self._loaded, *self._current]
+
     async def async_restore(self, location_id: str) -> LocationData | None:
         """Return the stored data of a location, or None when none is usable."""
         snapshot = self._loaded.pop(location_id, None)
