@@ -439,3 +439,28 @@ async def test_deleting_a_set_aside_device_stops_asking(
     calls = state.calls_for("location", HOME_ID)
     await _advance(hass, freezer, PROBE_SLOW_INTERVAL)
     assert state.calls_for("location", HOME_ID) == calls
+
+
+async def test_event_naming_a_set_aside_location_asks_at_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """A confirmed event about it (Flatpeak knows it again) brings it back now."""
+    state = simulator.state
+    state.remove_location(HOME_ID)
+    await _move_to(hass, freezer, AFTER_NEXT_UPDATE)
+    assert HOME_ID not in init_integration.runtime_data.locations
+
+    _bring_back(state, HOME_ID, "Home")
+    client = FlatpeakDeliveries(await hass_client_no_auth(), state)
+    response = await client.post(
+        WEBHOOK_PATH, json=make_event("location.update", event_id="evt_home_back")
+    )
+    assert response.status == 200
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert HOME_ID in init_integration.runtime_data.locations
+    assert f"location_missing_{HOME_ID}" not in _flatpeak_issues(hass)
+    assert _sensor_state(hass, CURRENT) == "0.42"
