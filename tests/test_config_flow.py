@@ -20,7 +20,11 @@ from homeassistant.helpers.network import NoURLAvailableError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.flatpeak.api.client import DEFAULT_API_URL, FlatpeakClient
+from custom_components.flatpeak.api.client import (
+    API_VERSION,
+    DEFAULT_API_URL,
+    FlatpeakClient,
+)
 from custom_components.flatpeak.const import (
     CONF_ACCOUNT_ID,
     CONF_API_KEY,
@@ -60,6 +64,8 @@ EXTERNAL_URL = "https://ha.example.com"
 CLOUDHOOK = "https://hooks.nabu.casa/abc"
 LIVE_LOCATIONS = {"loc_home": "Home", "loc_cottage": "Cottage", "loc_office": "Office"}
 FLOW = "custom_components.flatpeak.config_flow"
+CLIENT = "custom_components.flatpeak.api.client"
+OLDER_API_VERSION = "2024-08-24.zero"
 
 # Every way a login can fail, and the form error the user sees for it.
 INTEGRATION = Path(__file__).resolve().parent.parent / "custom_components" / "flatpeak"
@@ -67,6 +73,7 @@ INTEGRATION = Path(__file__).resolve().parent.parent / "custom_components" / "fl
 LOGIN_FAULTS = [
     ("forbidden", "invalid_auth"),
     ("disabled", "account_disabled"),
+    ("newer_api_version", "api_version_not_supported"),
     ("server_error", "cannot_connect"),
     ("rate_limited", "cannot_connect"),
     ("not_json", "cannot_connect"),
@@ -138,6 +145,10 @@ def _break_login(simulator: RunningSimulator, fault: str, stack: ExitStack) -> N
             stack.callback(state.set_account_disabled, ACCOUNT, False)
         case "server_error":
             state.inject_fault("login", status=500)
+        case "newer_api_version":
+            # What Flatpeak answers once the account's default API version is newer
+            # than the one sent (the simulator speaks only its own).
+            stack.enter_context(patch(f"{CLIENT}.API_VERSION", OLDER_API_VERSION))
         case "rate_limited":
             state.inject_fault("login", status=429, headers={"Retry-After": "5"})
         case "not_json":
@@ -241,7 +252,8 @@ async def test_full_flow_live(
     """Credentials, then all locations offered and chosen: a live entry following all."""
     result = await _start(hass)
     assert result["description_placeholders"] == {
-        "dashboard_url": FLATPEAK_DASHBOARD_URL
+        "dashboard_url": FLATPEAK_DASHBOARD_URL,
+        "api_version": API_VERSION,
     }
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], _user_input(f"{simulator.url}/", api_key=f" {LIVE_KEY} ")
@@ -249,7 +261,10 @@ async def test_full_flow_live(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "locations"
     assert result["errors"] == {}
-    assert result["description_placeholders"] == {"mode": "Live data"}
+    assert result["description_placeholders"] == {
+        "mode": "Live data",
+        "api_version": API_VERSION,
+    }
     assert _select_options(result) == LIVE_LOCATIONS
     assert sorted(_field(result, CONF_LOCATIONS).default()) == sorted(LIVE_LOCATIONS)
 
@@ -293,7 +308,10 @@ async def test_some_locations_test_key(
         ACCOUNT, "loc_test_2", live_mode=False, reference_id="Test house"
     )
     result = await _to_locations(hass, simulator.url, api_key=TEST_KEY)
-    assert result["description_placeholders"] == {"mode": "Test data"}
+    assert result["description_placeholders"] == {
+        "mode": "Test data",
+        "api_version": API_VERSION,
+    }
     assert _select_options(result) == {
         "loc_test": "Test flat",
         "loc_test_2": "Test house",
@@ -364,6 +382,7 @@ async def test_user_errors_then_recover(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
     assert result["errors"] == {"base": error}
+    assert result["description_placeholders"]["api_version"] == API_VERSION
     assert _field(result, CONF_ACCOUNT_ID).description == {"suggested_value": ACCOUNT}
     assert _field(result, CONF_API_KEY).description == {"suggested_value": LIVE_KEY}
     advanced = result["data_schema"].schema[_field(result, SECTION_ADVANCED)]
@@ -618,6 +637,7 @@ async def test_reauth(hass: HomeAssistant, simulator: RunningSimulator) -> None:
         "account_id": ACCOUNT,
         "mode": "Live data",
         "dashboard_url": FLATPEAK_DASHBOARD_URL,
+        "api_version": API_VERSION,
     }
     assert _fields(result) == {CONF_API_KEY}
 
@@ -691,6 +711,7 @@ async def test_reauth_errors_then_recover(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reauth_confirm"
     assert result["errors"] == {"base": error}
+    assert result["description_placeholders"]["api_version"] == API_VERSION
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_API_KEY: LIVE_KEY}
@@ -715,6 +736,7 @@ async def test_reconfigure(hass: HomeAssistant, simulator: RunningSimulator) -> 
     assert result["description_placeholders"] == {
         "webhook_url": f"{EXTERNAL_URL}/api/webhook/{WEBHOOK_ID}",
         "dashboard_url": FLATPEAK_DASHBOARD_URL,
+        "api_version": API_VERSION,
     }
     assert _field(result, CONF_API_URL).description == {
         "suggested_value": "https://api.old.example"
@@ -758,6 +780,7 @@ async def test_reconfigure_errors_then_recover(
         )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": error}
+    assert result["description_placeholders"]["api_version"] == API_VERSION
     assert _field(result, CONF_API_URL).description == {"suggested_value": url}
 
     result = await hass.config_entries.flow.async_configure(
@@ -860,6 +883,7 @@ async def test_options_following_all(
         ("server_error", "cannot_connect"),
         ("forbidden", "invalid_auth"),
         ("disabled", "account_disabled"),
+        ("newer_api_version", "api_version_not_supported"),
         ("unexpected", "unknown"),
     ],
 )

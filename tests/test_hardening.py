@@ -19,8 +19,10 @@ from unittest.mock import AsyncMock, patch
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import (
     async_capture_events,
     async_fire_time_changed,
@@ -60,7 +62,6 @@ from tests.helpers import (
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
-    import pytest
     from pytest_homeassistant_custom_component.common import MockConfigEntry
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
@@ -261,6 +262,83 @@ async def test_non_finite_prices_leave_a_gap(
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert _state(hass, CURRENT) == "0.36"
+
+
+def _with_no_data_hour(start: datetime) -> tuple[float, float]:
+    """The usual prices, but Flatpeak has no market rate for 12:00-13:00 (0, confidence 0)."""
+    moment = start.astimezone(UTC)
+    if moment.date() == NOW.date() and moment.hour == 12:
+        return 0.0, 0.0
+    return half_hourly_price(start)
+
+
+async def test_no_data_slots_are_gaps_not_free_prices(
+    hass: HomeAssistant,
+    simulator_state: SimulatorState,
+    simulator: RunningSimulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Slots of value 0 and confidence 0 show no price and are never the cheapest."""
+    simulator_state.set_price_pattern(
+        HOME_ID,
+        _with_no_data_hour,
+        next_update=datetime(2026, 11, 25, 16, tzinfo=UTC),
+    )
+    await _setup(hass, mock_config_entry, freezer)
+    assert _state(hass, "sensor.home_lowest_price_today") == "0.1"
+    current = hass.states.get(CURRENT)
+    assert current is not None
+    assert 12 not in {cell["start"].hour for cell in current.attributes["raw_today"]}
+    # The cheapest window is not found in slots that have no price: a span with the
+    # gap in it is not known, as any other gap is.
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "find_cheapest_window",
+            {
+                "config_entry_id": mock_config_entry.entry_id,
+                "duration": {"minutes": 30},
+                "earliest_start": "2026-11-25T11:00:00+00:00",
+                "latest_end": "2026-11-25T14:00:00+00:00",
+            },
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "window_not_covered"
+
+    freezer.move_to(datetime(2026, 11, 25, 12, 5, tzinfo=UTC))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert _state(hass, CURRENT) == STATE_UNAVAILABLE
+
+
+async def test_non_finite_confidence_keeps_the_price(
+    hass: HomeAssistant,
+    simulator_state: SimulatorState,
+    simulator: RunningSimulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A NaN confidence makes that slot's confidence unknown; the prices all stand."""
+
+    def nan_confidence_at_ten(start: datetime) -> tuple[float, float]:
+        value, confidence = half_hourly_price(start)
+        at_ten = start.astimezone(UTC).hour == 10 and start.date() == NOW.date()
+        return value, float("nan") if at_ten else confidence
+
+    simulator_state.set_price_pattern(
+        HOME_ID,
+        nan_confidence_at_ten,
+        next_update=datetime(2026, 11, 25, 16, tzinfo=UTC),
+    )
+    await _setup(hass, mock_config_entry, freezer)
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    current = hass.states.get(CURRENT)
+    assert current is not None
+    assert current.state == "0.3"
+    assert current.attributes["confidence"] is None
+    assert _state(hass, "sensor.home_next_price") == "0.31"
 
 
 # -- a problem dated in the future ---------------------------------------------------------

@@ -16,8 +16,9 @@ from custom_components.flatpeak.const import (
     CONF_FOLLOW_ALL_LOCATIONS,
     CONF_LOCATIONS,
     DOMAIN,
+    TRANSIENT_RETRY_INTERVAL,
 )
-from tests.helpers import ACCOUNT_ID, HOME_ID, LIVE_KEY, NOW
+from tests.helpers import ACCOUNT_ID, HOME_ID, LIVE_KEY, NOW, advance_time
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -103,7 +104,7 @@ async def test_device(
 
 @pytest.mark.parametrize(
     ("route", "follow_all"),
-    [("location", False), ("prices", False), ("locations", True)],
+    [("location", False), ("locations", True)],
 )
 async def test_api_down_at_setup_retries(
     hass: HomeAssistant,
@@ -122,6 +123,24 @@ async def test_api_down_at_setup_retries(
         **{CONF_FOLLOW_ALL_LOCATIONS: follow_all},
     )
     assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_prices_down_at_setup_loads_without_prices(
+    hass: HomeAssistant,
+    simulator_state: SimulatorState,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Only the prices failing: the entry loads with its status; prices follow."""
+    simulator_state.inject_fault("prices", status=503, times=None)
+    await _setup(hass, mock_config_entry, freezer)
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert hass.states.get("sensor.home_current_price").state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    assert hass.states.get("sensor.home_tariff").state == "Agile Octopus"  # type: ignore[union-attr]
+
+    simulator_state.clear_faults()
+    await advance_time(hass, freezer, TRANSIENT_RETRY_INTERVAL + timedelta(seconds=1))
+    assert hass.states.get("sensor.home_current_price").state == "0.3"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("follow_all", [False, True])

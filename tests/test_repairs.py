@@ -472,8 +472,8 @@ async def test_location_delete_forgets_its_problems(
 ) -> None:
     """A location deleted in Flatpeak takes its problems and issues with it.
 
-    The location was chosen by name, so it is not removed from the options: one issue
-    says it is missing instead.
+    Flatpeak's location.delete (read back, so confirmed) and then its 404: the
+    location is removed, from the options too, and no issue is left behind.
     """
     client = await _start(hass, mock_config_entry, freezer, flatpeak_client)
     await _deliver(hass, client, EXPIRED.event_type, "evt_1")
@@ -482,8 +482,29 @@ async def test_location_delete_forgets_its_problems(
 
     simulator_state.remove_location(HOME_ID)
     await _deliver(hass, client, "location.delete", "evt_3")
-    assert _flatpeak_issues(hass) == [location_missing_issue_id(HOME_ID)]
+    assert _flatpeak_issues(hass) == []
     assert mock_config_entry.runtime_data.problems.locations() == []
+    assert mock_config_entry.options["locations"] == []
+
+
+async def test_location_answering_404_keeps_its_problems(
+    hass: HomeAssistant,
+    simulator: RunningSimulator,
+    simulator_state: SimulatorState,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    flatpeak_client: Callable[[], Awaitable[FlatpeakDeliveries]],
+) -> None:
+    """A 404 alone sets the location aside: its problems wait for it to come back."""
+    client = await _start(hass, mock_config_entry, freezer, flatpeak_client)
+    await _deliver(hass, client, EXPIRED.event_type, "evt_1")
+    simulator_state.remove_location(HOME_ID)
+    await mock_config_entry.runtime_data.locations[HOME_ID].async_refresh()
+    await hass.async_block_till_done()
+    assert sorted(_flatpeak_issues(hass)) == sorted(
+        [_issue_id(EXPIRED), location_missing_issue_id(HOME_ID)]
+    )
+    assert mock_config_entry.runtime_data.problems.locations() == [HOME_ID]
 
 
 async def test_location_delete_of_a_location_that_exists_changes_nothing(

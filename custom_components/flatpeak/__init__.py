@@ -24,6 +24,7 @@ from .const import (
 )
 from .entity import device_location_id
 from .locations.followed import FollowedLocations
+from .locations.snapshot import PriceSnapshots
 from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 from .services import async_setup_services
 from .tariff.problems import ProblemTracker
@@ -100,6 +101,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) ->
         await async_delete_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])
     await ProblemTracker(hass, entry.entry_id, str).async_remove()
     await EventLog(hass, entry.entry_id).async_remove()
+    await PriceSnapshots(hass, entry.entry_id).async_remove()
     for issue_id in [
         issue_id
         for (domain, issue_id), issue in ir.async_get(hass).issues.items()
@@ -114,4 +116,8 @@ async def async_remove_config_entry_device(
     """Allow removing a location's device only when the entry no longer follows it."""
     # A target window's device is removed by deleting its subentry.
     location_id = device_location_id(device)
-    return location_id is not None and location_id not in entry.runtime_data.locations
+    if location_id is None or location_id in entry.runtime_data.locations:
+        return False
+    # A location set aside after a 404: deleting its device is the user removing it.
+    entry.runtime_data.locations.async_stop_following(location_id)
+    return True

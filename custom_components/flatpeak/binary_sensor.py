@@ -163,9 +163,18 @@ class FlatpeakProblemSensor(FlatpeakEntity, BinarySensorEntity):
 
     @property
     @override
-    def is_on(self) -> bool:
-        """Whether the problem is active."""
-        return self._active is not None
+    def is_on(self) -> bool | None:
+        """Whether the problem is active; unknown without a status to tell it is not.
+
+        A problem raised by an event is on whatever the status; but a location whose
+        status Flatpeak does not give cannot be said to be free of it.
+        """
+        if self._active is not None:
+            return True
+        data = self.coordinator.data
+        if data is None or data.status is None:
+            return None
+        return False
 
     @property
     def _active(self) -> ActiveProblem | None:

@@ -44,7 +44,7 @@ from .const import (
     FLATPEAK_DASHBOARD_URL,
     SECTION_ADVANCED,
 )
-from .errors import form_errors
+from .errors import FORM_PLACEHOLDERS, form_errors
 from .pricing.series import DEFAULT_RESOLUTION, RESOLUTIONS
 from .pricing.target_window_flow import SUBENTRY_TARGET_WINDOW, TargetWindowFlow
 from .webhook.url import (
@@ -202,7 +202,10 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(USER_SCHEMA, user_input),
             errors=errors,
-            description_placeholders={"dashboard_url": FLATPEAK_DASHBOARD_URL},
+            description_placeholders={
+                "dashboard_url": FLATPEAK_DASHBOARD_URL,
+                **FORM_PLACEHOLDERS,
+            },
         )
 
     async def async_step_locations(
@@ -230,7 +233,10 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="locations",
             data_schema=probatio.Schema(fields),
             errors=errors,
-            description_placeholders={"mode": _mode(self._api_key)},
+            description_placeholders={
+                "mode": _mode(self._api_key),
+                **FORM_PLACEHOLDERS,
+            },
         )
 
     async def async_step_no_locations(
@@ -319,6 +325,7 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
                 "account_id": entry.data[CONF_ACCOUNT_ID],
                 "mode": _mode(entry.data[CONF_API_KEY]),
                 "dashboard_url": FLATPEAK_DASHBOARD_URL,
+                **FORM_PLACEHOLDERS,
             },
         )
 
@@ -357,6 +364,7 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={
                 "webhook_url": url,
                 "dashboard_url": FLATPEAK_DASHBOARD_URL,
+                **FORM_PLACEHOLDERS,
             },
         )
 
@@ -423,5 +431,8 @@ class FlatpeakOptionsFlow(OptionsFlowWithReload):
             )
         ] = _RESOLUTION_SELECTOR
         return self.async_show_form(
-            step_id="init", data_schema=probatio.Schema(fields), errors=errors
+            step_id="init",
+            data_schema=probatio.Schema(fields),
+            errors=errors,
+            description_placeholders=FORM_PLACEHOLDERS,
         )

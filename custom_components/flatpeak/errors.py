@@ -19,8 +19,10 @@ from homeassistant.exceptions import (
     HomeAssistantError,
 )
 
+from .api.client import API_VERSION
 from .api.exceptions import (
     FlatpeakAccountDisabledError,
+    FlatpeakApiVersionError,
     FlatpeakAuthenticationError,
     FlatpeakError,
     FlatpeakPricesUnavailableError,
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 INVALID_AUTH: Final = "invalid_auth"
 ACCOUNT_DISABLED: Final = "account_disabled"
+API_VERSION_NOT_SUPPORTED: Final = "api_version_not_supported"
 PRICES_UNAVAILABLE: Final = "prices_unavailable"
 CANNOT_CONNECT: Final = "cannot_connect"
 UNKNOWN: Final = "unknown"
@@ -40,10 +43,16 @@ UNKNOWN: Final = "unknown"
 _KEYS: Final[tuple[tuple[type[FlatpeakError], str], ...]] = (
     (FlatpeakAuthenticationError, INVALID_AUTH),
     (FlatpeakAccountDisabledError, ACCOUNT_DISABLED),
+    (FlatpeakApiVersionError, API_VERSION_NOT_SUPPORTED),
     (FlatpeakPricesUnavailableError, PRICES_UNAVAILABLE),
     # Unreachable, timed out, rate limited, 5xx, or an answer that is not the API's.
     (FlatpeakError, CANNOT_CONNECT),
 )
+
+
+# What the texts of set-up, reauth and reconfigure forms may name: the API release
+# the integration speaks, for `api_version_not_supported`.
+FORM_PLACEHOLDERS: Final = {"api_version": API_VERSION}
 
 
 def error_key(err: BaseException) -> str:
@@ -66,6 +75,14 @@ def setup_error(err: FlatpeakError) -> HomeAssistantError:
     if key == ACCOUNT_DISABLED:
         # Retrying cannot help; Repairs says what to do.
         return ConfigEntryError(translation_domain=DOMAIN, translation_key=key)
+    if key == API_VERSION_NOT_SUPPORTED:
+        # Neither can it here: only a release of the integration that speaks the
+        # account's API version can.
+        return ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key=key,
+            translation_placeholders=dict(FORM_PLACEHOLDERS),
+        )
     return ConfigEntryNotReady(
         translation_domain=DOMAIN,
         translation_key=CANNOT_CONNECT,
@@ -79,6 +96,8 @@ def action_error(err: FlatpeakError, location_id: str) -> HomeAssistantError:
     placeholders: dict[str, str] = {}
     if isinstance(err, FlatpeakPricesUnavailableError):
         placeholders = {"code": err.code or "", "location_id": location_id}
+    elif key == API_VERSION_NOT_SUPPORTED:
+        placeholders = dict(FORM_PLACEHOLDERS)
     elif key == CANNOT_CONNECT:
         placeholders = _placeholders(err)
     return HomeAssistantError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 import socket
 from typing import TYPE_CHECKING
+from unittest.mock import patch
 
 import aiohttp
 import pytest
@@ -17,6 +18,7 @@ from custom_components.flatpeak.api.client import (
 from custom_components.flatpeak.api.exceptions import (
     FlatpeakAccountDisabledError,
     FlatpeakApiError,
+    FlatpeakApiVersionError,
     FlatpeakAuthenticationError,
     FlatpeakConnectionError,
     FlatpeakNoPriceDataError,
@@ -187,6 +189,19 @@ async def test_account_disabled(
     with pytest.raises(FlatpeakAccountDisabledError) as err:
         await _client(session, simulator).login()
     assert err.value.code == "account_disabled"
+
+
+async def test_newer_account_api_version_is_its_own_error(
+    simulator: RunningSimulator, session: aiohttp.ClientSession
+) -> None:
+    """422 api_version_not_supported (an account default newer than what is sent)."""
+    with (
+        patch("custom_components.flatpeak.api.client.API_VERSION", "2024-08-24.zero"),
+        pytest.raises(FlatpeakApiVersionError) as err,
+    ):
+        await _client(session, simulator).login()
+    assert err.value.code == "api_version_not_supported"
+    assert err.value.status == 422
 
 
 async def test_pagination_collects_every_page(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -49,6 +49,49 @@ def test_price_row_variants() -> None:
     assert (anode.value, anode.confidence) == (0.25, 0.8)
     assert (legacy.value, legacy.confidence) == (1.0, 1.0)
     assert legacy.valid_from == datetime(2025, 12, 31, 23, tzinfo=UTC)
+
+
+def _row(minute: int, value: float, confidence: float) -> dict[str, Any]:
+    start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minute)
+    return {
+        "valid_from": start.isoformat(),
+        "valid_to": (start + timedelta(minutes=15)).isoformat(),
+        "price": {"value": value, "confidence": confidence},
+    }
+
+
+def test_no_data_rows_are_gaps_not_free_prices() -> None:
+    """Value 0 with confidence 0 is Flatpeak's "no market rate" (api-facts.md §4e).
+
+    Only both together: a sure price of 0 and an unsure price of 0.2 are prices.
+    """
+    prices = Prices.from_dict(
+        _price()
+        | {
+            "data": [
+                _row(0, 0, 0),
+                _row(15, 0, 1),
+                _row(30, 0.2, 0),
+                _row(45, 0.0, 0.0),
+            ]
+        }
+    )
+    assert [(slot.valid_from.minute, slot.value) for slot in prices.slots] == [
+        (15, 0.0),
+        (30, 0.2),
+    ]
+
+
+@pytest.mark.parametrize("confidence", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_confidence_is_unknown(confidence: float) -> None:
+    """The slot keeps its price with an unknown confidence; the response stands."""
+    prices = Prices.from_dict(
+        _price() | {"data": [_row(0, 0.25, confidence), _row(15, 0.3, 0.9)]}
+    )
+    assert [(slot.value, slot.confidence) for slot in prices.slots] == [
+        (0.25, None),
+        (0.3, 0.9),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 import pytest
 
 from custom_components.flatpeak.const import (
@@ -343,3 +343,97 @@ async def test_export_sensor_follows_export_tariff(
     await hass.async_block_till_done()
     assert _state(hass, "sensor.home_current_export_price") == STATE_UNAVAILABLE
     assert _state(hass, CURRENT) == "0.3"
+
+
+# -- status and prices fail apart ----------------------------------------------------------
+
+PROBLEM = "binary_sensor.home_tariff_expired"
+# api-facts.md §3: the status supports one tariff of each kind; Flatpeak refuses others.
+UNSUPPORTED_STATUS = {
+    "object": "error",
+    "type": "invalid_request",
+    "code": "unsupported_combination",
+    "message": "Unsupported combination of tariff elements",
+}
+
+
+async def test_location_without_a_status_keeps_its_prices(
+    hass: HomeAssistant,
+    simulator_state: SimulatorState,
+    simulator: RunningSimulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Status refused (422): prices and their entities as ever; problems unknown.
+
+    Said once, at debug level, however many fetches meet it.
+    """
+    caplog.set_level(logging.DEBUG, logger="custom_components.flatpeak")
+    simulator_state.inject_fault(
+        "location_status", status=422, body=UNSUPPORTED_STATUS, times=None
+    )
+    freezer.move_to(NOW)
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert _state(hass, CURRENT) == "0.3"
+    assert _state(hass, NEXT) == "0.31"
+    assert _state(hass, PROBLEM) == STATE_UNKNOWN
+    assert _state(hass, TARIFF) == STATE_UNKNOWN
+    await _move_to(hass, freezer, datetime(2026, 11, 25, 16, 1, tzinfo=UTC))
+    assert _state(hass, CURRENT) == "0.42"
+    assert simulator_state.calls["prices"] >= 2
+    assert caplog.text.count("gives no status for") == 1
+    assert not [
+        record
+        for record in caplog.records
+        if record.levelno >= logging.WARNING
+        and record.name == "custom_components.flatpeak"
+        and "status" in record.getMessage()
+    ]
+
+
+async def test_status_failing_leaves_prices_fetching(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The status unreachable: new prices arrive, the status last read is kept."""
+    state = simulator.state
+    state.inject_fault("location_status", status=503, times=None)
+    state.set_price_pattern(HOME_ID, lambda _start: (0.2, 1.0), next_update=None)
+    await _move_to(hass, freezer, datetime(2026, 11, 25, 16, 1, tzinfo=UTC))
+    assert _state(hass, CURRENT) == "0.2"
+    assert _state(hass, TARIFF) == "Agile Octopus"
+    assert _state(hass, PROBLEM) == "off"
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
+    # Read before the failure: problems raised after it are not judged by it.
+    assert coordinator.data.fetched_at == NOW
+
+
+async def test_prices_failing_leave_the_status_fetching(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The prices unreachable: a new status arrives, the last prices stay."""
+    state = simulator.state
+    state.inject_fault("prices", status=503, times=None)
+    state.set_status(HOME_ID, tariff_name="Octopus Go")
+    await _move_to(hass, freezer, datetime(2026, 11, 25, 16, 1, tzinfo=UTC))
+    assert _state(hass, TARIFF) == "Octopus Go"
+    assert _state(hass, CURRENT) == "0.42"
+    coordinator = init_integration.runtime_data.locations[HOME_ID]
+    assert coordinator.update_interval == TRANSIENT_RETRY_INTERVAL
+    assert caplog.text.count("keeping the last prices") == 1
+
+    state.clear_faults()
+    await _advance(hass, freezer, TRANSIENT_RETRY_INTERVAL + timedelta(seconds=1))
+    assert coordinator.update_interval != TRANSIENT_RETRY_INTERVAL
+    assert caplog.text.count("reachable again") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -57,6 +58,17 @@ def test_hourly_cells_are_time_weighted_averages() -> None:
     ]
     cells = PriceSeries.from_slots(slots).cells(DAY, DAY + 2 * HOUR, HOUR)
     assert [(c.value, c.confidence) for c in cells] == [(0.25, 1.0), (0.05, 0.7)]
+
+
+def test_cell_with_an_unknown_confidence_has_an_unknown_confidence() -> None:
+    """The least confidence of slots one of which is unknown is not known either."""
+    slots = [
+        *_slots(DAY, HALF, [0.1]),
+        replace(_slots(DAY + HALF, HALF, [0.3])[0], confidence=None),
+        *_slots(DAY + HOUR, HALF, [0.2, 0.4], confidence=0.5),
+    ]
+    cells = PriceSeries.from_slots(slots).cells(DAY, DAY + 2 * HOUR, HOUR)
+    assert [(c.value, c.confidence) for c in cells] == [(0.2, None), (0.3, 0.5)]
 
 
 def test_cells_not_fully_covered_are_left_out() -> None:

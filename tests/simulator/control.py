@@ -117,12 +117,24 @@ class _Control:
         return _OK
 
     async def prices(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Serve one flat price (confidence 1) for a location from now on."""
+        """Serve one price (confidence 1) for a location from now on.
+
+        With `step`, each slot costs `step` more than the one before it within a UTC
+        day (slot n of the day: value + n * step), so every slot boundary changes the
+        price.
+        """
         value = float(body["value"])
+        step = float(body.get("step", 0))
+        slot_minutes = int(body.get("slot_minutes", 30))
+
+        def price(start: datetime) -> tuple[float, float]:
+            index = (start.hour * 60 + start.minute) // slot_minutes
+            return round(value + index * step, 6), 1.0
+
         self.state.set_price_pattern(
             body["location_id"],
-            lambda _start: (value, 1.0),
-            slot_minutes=int(body.get("slot_minutes", 30)),
+            price,
+            slot_minutes=slot_minutes,
             direction=body.get("direction", "IMPORT"),
         )
         return _OK

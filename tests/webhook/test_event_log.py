@@ -16,6 +16,7 @@ from unittest.mock import patch
 
 from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import CoreState
+from homeassistant.util.file import WriteError
 import pytest
 from pytest_homeassistant_custom_component.common import (
     async_capture_events,
@@ -331,6 +332,39 @@ async def test_journal_kept_while_home_assistant_stops(
     await hass.async_block_till_done()
     hass.set_state(CoreState.running)
     assert hass_storage[KEY]["data"]["seen"] == ["evt_1"]
+    assert _journal(hass).read_bytes() == b""
+
+
+async def test_failed_snapshot_write_keeps_the_journal(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    load: Callable[..., Awaitable[EventLog]],
+) -> None:
+    """A snapshot that did not reach the disk (a full disk) leaves the journal whole.
+
+    Home Assistant's Store logs a failed write and returns as if it had written; the
+    journal is what still holds the ids, so a crash before the next good snapshot
+    loses none of them.
+    """
+    log = await load()
+    log.record("evt_1")
+    log.record("evt_2")
+    with patch(
+        "homeassistant.helpers.storage.Store._async_write_data",
+        side_effect=WriteError("No space left on device"),
+    ):
+        await log._store.async_flush()
+    assert KEY not in hass_storage
+    assert _journal(hass).read_bytes() == b"evt_1\nevt_2\n"
+
+    # A crash now: the ids come back from the journal.
+    crashed = await load()
+    assert "evt_1" in crashed
+    assert "evt_2" in crashed
+
+    # The next snapshot that is written holds them, and only then is the journal emptied.
+    await log._store.async_flush()
+    assert hass_storage[KEY]["data"]["seen"] == ["evt_1", "evt_2"]
     assert _journal(hass).read_bytes() == b""
 
 

@@ -604,16 +604,16 @@ async def test_new_and_deleted_locations(
     assert hass.states.get("sensor.cabin_current_price") is None
 
 
-async def test_deleted_selected_location_stays_in_options(
+async def test_confirmed_delete_of_a_chosen_location_removes_it(
     hass: HomeAssistant,
     webhook_client: TestClient,
     init_integration: MockConfigEntry,
     simulator: RunningSimulator,
     device_registry: dr.DeviceRegistry,
 ) -> None:
-    """A chosen location Flatpeak deleted is set aside, not removed from the options.
+    """Flatpeak's location.delete (read back) and its 404: the location goes.
 
-    Its device stays (entities keep their settings) and Repairs says what to do.
+    From the options too, with its device and entities; no issue is left.
     """
     simulator.state.remove_location(HOME_ID)
     response = await webhook_client.post(
@@ -621,18 +621,19 @@ async def test_deleted_selected_location_stays_in_options(
     )
     assert response.status == 200
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert init_integration.options["locations"] == [HOME_ID]
+    assert init_integration.options["locations"] == []
     assert HOME_ID not in init_integration.runtime_data.locations
-    assert device_registry.async_get_device_by_identifier(
-        (DOMAIN, HOME_ID), init_integration.entry_id
+    assert (
+        device_registry.async_get_device_by_identifier(
+            (DOMAIN, HOME_ID), init_integration.entry_id
+        )
+        is None
     )
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"location_missing_{HOME_ID}")
-    assert issue is not None
-    assert issue.translation_placeholders == {
-        "location_id": HOME_ID,
-        "title": init_integration.title,
-    }
-    assert hass.states.get("sensor.home_current_price").state == "unavailable"  # type: ignore[union-attr]
+    assert (
+        ir.async_get(hass).async_get_issue(DOMAIN, f"location_missing_{HOME_ID}")
+        is None
+    )
+    assert hass.states.get("sensor.home_current_price") is None
 
 
 async def test_cloud_reconnection_catches_up(

@@ -18,6 +18,7 @@ from .connect_models import ConnectRouteOptions, ConnectToken, postal_address_js
 from .exceptions import (
     FlatpeakAccountDisabledError,
     FlatpeakApiError,
+    FlatpeakApiVersionError,
     FlatpeakAuthenticationError,
     FlatpeakError,
     FlatpeakNoPriceDataError,
@@ -58,6 +59,8 @@ LEGACY_CONNECT_TOKEN_PATH: Final = "/connect/tariff/token"  # noqa: S105 - a pat
 
 _ERRORS_BY_CODE: Final[dict[str, type[FlatpeakApiError]]] = {
     "account_disabled": FlatpeakAccountDisabledError,
+    # Any request, /login included, when the account's default release is newer.
+    "api_version_not_supported": FlatpeakApiVersionError,
     "no_tariff_connected": FlatpeakNoTariffError,
     "pending_connect": FlatpeakPendingConnectError,
     "no_price_data": FlatpeakNoPriceDataError,

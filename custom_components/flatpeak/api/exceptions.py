@@ -60,6 +60,15 @@ class FlatpeakAccountDisabledError(FlatpeakApiError):
     """The account is disabled (422 `account_disabled`)."""
 
 
+class FlatpeakApiVersionError(FlatpeakApiError):
+    """The account's default API release is newer than the one this client speaks.
+
+    Flatpeak answers 422 `api_version_not_supported` when the `Flatpeak-Version` sent is
+    older than the account's default, which can only be moved forward (api-facts.md,
+    "Versioning mechanics"): no retry helps, only a client that speaks the newer one.
+    """
+
+
 class FlatpeakPricesUnavailableError(FlatpeakApiError):
     """No prices can be served for the location yet or right now (422)."""
 

@@ -327,7 +327,8 @@ class PriceSlot:
     valid_from: datetime
     valid_to: datetime
     value: float
-    confidence: float
+    # None when Flatpeak gave a number that is not finite: unknown, not refused.
+    confidence: float | None
 
     @classmethod
     def from_dict(cls, obj: Any) -> Self:
@@ -340,35 +341,56 @@ class PriceSlot:
         else:
             raise FlatpeakResponseError("price row has neither price nor tariff")
         confidence = inner.get("confidence", 1)
-        if (
-            isinstance(confidence, bool)
-            or not isinstance(confidence, int | float)
-            or not math.isfinite(confidence)
+        if confidence is not None and (
+            isinstance(confidence, bool) or not isinstance(confidence, int | float)
         ):
             raise FlatpeakResponseError("price row confidence is not a number")
         slot = cls(
             valid_from=parse_datetime(obj.get("valid_from"), "price row valid_from"),
             valid_to=parse_datetime(obj.get("valid_to"), "price row valid_to"),
             value=_number(inner, value_key, "price row"),
-            confidence=float(confidence),
+            # A NaN or infinite confidence (or null, the docs being silent on it) says
+            # nothing of how sure the price is, but the price itself stands: that
+            # slot's confidence is unknown.
+            confidence=(
+                float(confidence)
+                if confidence is not None and math.isfinite(confidence)
+                else None
+            ),
         )
         if slot.valid_to <= slot.valid_from:
             raise FlatpeakResponseError("price row ends before it starts")
         return slot
 
+    @property
+    def is_no_data(self) -> bool:
+        """Whether the row is Flatpeak's way of saying it has no price for the slot.
 
-def _finite_slots(rows: list[Any]) -> list[PriceSlot]:
-    """Parse price rows, leaving out those whose price is not a finite number.
+        api-facts.md §4e (tariff predictions): a MARKET or DYNAMIC tariff without
+        market rates is answered with value 0 and confidence 0. Both must be 0: a
+        price of 0 that Flatpeak is sure of (some tariffs have free hours) is a price,
+        and so is an estimate it gives no confidence in but a value (the docs are
+        silent on that case; the tolerant reading keeps the value).
+        """
+        return self.value == 0 and self.confidence == 0
 
-    One such row must not cost the whole day's prices: it becomes a gap, shown as no price.
-    Rows malformed in any other way still refuse the response.
+
+def _priced_slots(rows: list[Any]) -> list[PriceSlot]:
+    """Parse price rows, leaving out those that carry no price.
+
+    A row whose price is not a finite number, or that says Flatpeak has no data for
+    the slot, must not cost the whole day's prices nor pass for a free slot: it
+    becomes a gap, shown as no price and skipped by windows and statistics. Rows
+    malformed in any other way still refuse the response.
     """
     slots: list[PriceSlot] = []
     for row in rows:
         try:
-            slots.append(PriceSlot.from_dict(row))
+            slot = PriceSlot.from_dict(row)
         except _NotFiniteError:
             continue
+        if not slot.is_no_data:
+            slots.append(slot)
     return slots
 
 
@@ -400,7 +422,7 @@ class Prices:
             location_timezone=_opt_str(obj, "location_timezone", "price"),
             last_updated=_opt_datetime(obj, "last_updated", "price"),
             next_update=_opt_datetime(obj, "next_update", "price"),
-            slots=tuple(sorted(_finite_slots(rows), key=lambda slot: slot.valid_from)),
+            slots=tuple(sorted(_priced_slots(rows), key=lambda slot: slot.valid_from)),
             live_mode=_opt_bool(obj, "live_mode", "price"),
         )
 

@@ -39,7 +39,7 @@ class PriceCell(NamedTuple):
     start: datetime
     end: datetime
     value: float
-    confidence: float
+    confidence: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,11 +212,13 @@ def _cell(
     weighted, covered = _weigh(overlapping, start, end)
     if covered < (end - start).total_seconds():
         return None
+    confidences = [slot.confidence for slot in overlapping]
     return PriceCell(
         start,
         end,
         round(weighted / covered, AVERAGE_DIGITS),
-        min(slot.confidence for slot in overlapping),
+        # The least of them; unknown when any of them is unknown.
+        None if None in confidences else min(c for c in confidences if c is not None),
     )
 
 

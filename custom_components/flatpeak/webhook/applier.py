@@ -114,8 +114,15 @@ class EventApplier:
         self._fire_bus_event(event, followed=followed)
         if location_id is None:
             return Outcome.APPLIED
+        if event.type == "location.delete":
+            # Confirmed (signed, or read back from Flatpeak): the 404 it leads to
+            # removes the location, where a 404 alone only sets it aside.
+            self._locations.async_note_deleted(location_id)
         if followed:
             self._apply_to_location(event, location_id)
+        elif self._locations.is_set_aside(location_id):
+            # Named by an event after a 404: ask Flatpeak about it again now.
+            self._locations.async_request_probe(location_id)
         elif event.type in _ADD_TYPES and follows_all(self._entry):
             self._locations.async_request_add(location_id)
         return Outcome.APPLIED
