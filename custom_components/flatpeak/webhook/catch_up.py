@@ -18,11 +18,17 @@ from datetime import timedelta
 import time
 from typing import TYPE_CHECKING, Any, Final
 
+from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HassJob, callback
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.util import dt as dt_util
 
-from ..api.exceptions import FlatpeakError
+from ..api.exceptions import (
+    FlatpeakAccountDisabledError,
+    FlatpeakAuthenticationError,
+    FlatpeakError,
+)
 from ..const import (
     CATCH_UP_MAX_EVENTS,
     CONF_CLOUDHOOK_URL,
@@ -30,6 +36,7 @@ from ..const import (
     FLATPEAK_RETRY_WINDOW,
     LOGGER,
 )
+from ..locations.coordinator import account_disabled_issue_id
 from .applier import Outcome
 
 if TYPE_CHECKING:
@@ -146,11 +153,36 @@ class CatchUp:
                 HassJob(self._timer_fired, cancel_on_shutdown=True),
             )
             return
+        if self._paused():
+            self._wanted = False
+            return
         self._wanted = False
+        first = self._last_start is None
         self._last_start = self._clock()
-        self._running = self._entry.async_create_background_task(
-            self._hass, self._async_run(), f"{DOMAIN} catch up {self._entry.entry_id}"
+        name = f"{DOMAIN} catch up {self._entry.entry_id}"
+        # Start-up must not wait on Flatpeak (a listing may take a request timeout per
+        # page); later listings are ordinary tasks, which Home Assistant waits for
+        # when it stops instead of cutting them off between two events.
+        self._running = (
+            self._entry.async_create_background_task(
+                self._hass, self._async_run(), name
+            )
+            if first
+            else self._entry.async_create_task(self._hass, self._async_run(), name)
         )
+
+    def _paused(self) -> bool:
+        """Whether a person must act before Flatpeak answers: a listing is pointless.
+
+        While the account is disabled (the coordinators ask every 6 hours and remove the
+        Repairs issue once it works) or a new API key is awaited, a listing would only
+        be refused; the next request or periodic catch-up after that runs as usual.
+        """
+        if ir.async_get(self._hass).async_get_issue(
+            DOMAIN, account_disabled_issue_id(self._entry.entry_id)
+        ):
+            return True
+        return any(self._entry.async_get_active_flows(self._hass, {SOURCE_REAUTH}))
 
     @callback
     def _timer_fired(self, _now: datetime) -> None:
@@ -165,7 +197,7 @@ class CatchUp:
         if succeeded:
             self._failures = 0
         else:
-            # Flatpeak could not be read: try again, backing off, until it can.
+            # Flatpeak could not be read now: try again, backing off, until it can.
             self._failures += 1
             self._wanted = True
         if not self._stopped:
@@ -179,7 +211,7 @@ class CatchUp:
             self._unsub_timer = None
 
     async def async_catch_up(self) -> bool:
-        """Apply, oldest first, the events not applied yet; False if Flatpeak failed."""
+        """Apply, oldest first, the events not applied yet; False to try again soon."""
         event_log = self._event_log
         try:
             if event_log.last_event_id is None and not self._listed_nothing:
@@ -200,6 +232,11 @@ class CatchUp:
                 floor_id=event_log.floor_event_id,
                 max_events=CATCH_UP_MAX_EVENTS,
             )
+        except (FlatpeakAuthenticationError, FlatpeakAccountDisabledError) as err:
+            # Retrying soon cannot help: a person must act, and the coordinators ask
+            # for it (re-authentication, Repairs). The periodic catch-up tries again.
+            LOGGER.debug("Cannot catch up on Flatpeak events: %s", err)
+            return True
         except FlatpeakError as err:
             if self._failures:
                 LOGGER.debug("Still cannot catch up on Flatpeak events: %s", err)
