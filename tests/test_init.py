@@ -174,7 +174,7 @@ async def test_one_missing_location_is_set_aside(
     """A chosen location Flatpeak no longer has does not keep the others down.
 
     The entry loads with the rest, Repairs names the missing one, its device stays,
-    and nobody asks Flatpeak for it again until the entry reloads.
+    and Flatpeak is asked about it again only at the hourly re-probe.
     """
     mock_config_entry.add_to_hass(hass)
     device_registry.async_get_or_create(
@@ -201,8 +201,11 @@ async def test_one_missing_location_is_set_aside(
     assert calls == 1
     freezer.tick(timedelta(hours=7))
     async_fire_time_changed(hass)
-    await hass.async_block_till_done()
-    assert simulator_state.calls_for("location", "loc_missing") == calls
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # Asked again at the hourly re-probe (not more often), and still set aside.
+    assert calls < simulator_state.calls_for("location", "loc_missing") <= calls + 7
+    assert list(mock_config_entry.runtime_data.locations) == [HOME_ID]
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "location_missing_loc_missing")
 
     # Once the user removes it from the options, the issue and the device go.
     hass.config_entries.async_update_entry(

@@ -43,6 +43,7 @@ from custom_components.flatpeak.services import (
 )
 from custom_components.flatpeak.tariff import problems
 from custom_components.flatpeak.webhook import (
+    catch_up,
     confirmation,
     event_log as applied_events,
     handler as webhook_handler,
@@ -452,6 +453,17 @@ def _actions(node: Any) -> Iterator[dict[str, Any]]:
         ("and a burst of 30 in all", confirmation.READ_BACKS_TOTAL, 30),
         ("(then one every 2 seconds)", confirmation.READ_BACK_REFILL_TOTAL, 2),
         ("`Retry-After: 60`", webhook_handler.RETRY_AFTER_SECONDS, 60),
+        (
+            "A delivery refused with 400, 401, 500 or 503",
+            webhook_handler.CATCH_UP_ON_STATUS,
+            {400, 401, 500, 503},
+        ),
+        (
+            "one starts every 30 s, however many deliveries ask",
+            catch_up.CATCH_UP_MIN_INTERVAL,
+            30,
+        ),
+        ("Besides, the list is read every hour", catch_up.CATCH_UP_PERIOD, 3600),
         ("bodies are at most 1 MiB", webhook_handler.MAX_BODY_BYTES, 1024 * 1024),
         ("JSON\n  nests at most 16 levels", delivery.MAX_JSON_DEPTH, 16),
         (

@@ -990,6 +990,32 @@ async def test_control_send_without_resigning(
         assert first[name] == second[name]
 
 
+async def test_control_send_signed_in_the_past(
+    api: Api, state: SimulatorState, receiver: Receiver
+) -> None:
+    """`timestamp` signs the first attempt then; without re-signing every retry too."""
+    location_id = state.add_location(ACCOUNT)["id"]
+    receiver.statuses = [500]
+    then = int(START.timestamp()) - 600
+    async with api.session.post(
+        f"{api.url}/_sim/send",
+        json={
+            "type": "tariff.expired",
+            "location_id": location_id,
+            "url": receiver.url,
+            "time_scale": 0.0001,
+            "resign_retries": False,
+            "timestamp": then,
+        },
+    ) as response:
+        answer = await response.json()
+    assert answer["result"] == {"attempts": [500, 200], "delivered": True}
+    assert [h["Flatpeak-Timestamp"] for h, _ in receiver.received] == [str(then)] * 2
+    _, jwks = await api.get("/jwks.json")
+    headers, body = receiver.received[1]
+    verify(jwks["keys"][0], headers, body)
+
+
 async def test_sender_really_waits_scaled_delays(
     state: SimulatorState, session: aiohttp.ClientSession, receiver: Receiver
 ) -> None:

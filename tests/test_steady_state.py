@@ -61,5 +61,9 @@ async def test_fetches_per_day_in_steady_state(
     per_day = simulator_state.calls_for("prices", HOME_ID) / 2
     print(f"steady state: {per_day:g} price fetches per location per day")  # noqa: T201
     assert 1 <= per_day <= 6
+    # The hourly safety-net catch-up: one listing of /events an hour, per entry.
+    listings = simulator_state.calls["events"] / 2
+    print(f"steady state: {listings:g} event listings per entry per day")  # noqa: T201
+    assert listings == 24
     # Every half-hour slot showed its own price without an extra fetch per slot.
     assert len(states_seen) >= 40

@@ -29,6 +29,7 @@ from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 from .services import async_setup_services
 from .tariff.problems import ProblemTracker
 from .webhook.applier import EventApplier
+from .webhook.catch_up import CatchUp
 from .webhook.confirmation import EventConfirmer
 from .webhook.event_log import EventLog
 from .webhook.handler import async_start_receiving, jwks_fetcher
@@ -69,6 +70,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
     entry.async_on_unload(problems.async_close)
     await locations.async_start(problems)
     problems.async_sync_repairs()
+    applier = EventApplier(
+        hass,
+        entry,
+        account=(client.account_id, client.live_mode),
+        event_log=event_log,
+        problems=problems,
+        locations=locations,
+    )
     entry.runtime_data = FlatpeakRuntimeData(
         client=client,
         locations=locations,
@@ -76,13 +85,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
         event_log=event_log,
         verifier=SignatureVerifier(jwks_fetcher(client)),
         confirmer=EventConfirmer(client),
-        applier=EventApplier(
-            hass,
-            entry,
-            account=(client.account_id, client.live_mode),
-            event_log=event_log,
-            problems=problems,
-            locations=locations,
+        applier=applier,
+        catch_up=CatchUp(
+            hass, entry, client=client, event_log=event_log, applier=applier
         ),
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from .locations.followed import FollowedLocations
     from .tariff.problems import ProblemTracker
     from .webhook.applier import EventApplier
+    from .webhook.catch_up import CatchUp
     from .webhook.confirmation import EventConfirmer
     from .webhook.event_log import EventLog
 
@@ -28,6 +29,7 @@ class FlatpeakRuntimeData:
     verifier: SignatureVerifier
     confirmer: EventConfirmer
     applier: EventApplier
+    catch_up: CatchUp
 
 
 type FlatpeakConfigEntry = ConfigEntry[FlatpeakRuntimeData]

@@ -51,7 +51,12 @@ class _Control:
             self._session = None
 
     async def send(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Create an event and deliver it with the state's signing key."""
+        """Create an event and deliver it with the state's signing key.
+
+        `timestamp` (Unix seconds) signs the first attempt at that time instead of now:
+        with `resign_retries` false, every attempt then carries it, as retries of a
+        delivery first attempted that long ago would.
+        """
         if self._session is None:
             # Made here, not in __init__: the app may be built outside a running loop.
             self._session = aiohttp.ClientSession()
@@ -67,7 +72,12 @@ class _Control:
             sign=bool(body.get("signed", True)),
             resign_retries=bool(body.get("resign_retries", True)),
         )
-        result = await sender.deliver(body["url"], event)
+        timestamp = body.get("timestamp")
+        result = await sender.deliver(
+            body["url"],
+            event,
+            timestamp=int(timestamp) if timestamp is not None else None,
+        )
         return {"event": event, "result": result.as_dict()}
 
     async def event(self, body: dict[str, Any]) -> dict[str, Any]:

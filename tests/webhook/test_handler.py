@@ -27,6 +27,7 @@ from custom_components.flatpeak.const import (
     DOMAIN,
 )
 from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK
+from custom_components.flatpeak.webhook.catch_up import CATCH_UP_MIN_INTERVAL
 from custom_components.flatpeak.webhook.handler import (
     MAX_BODY_BYTES,
 )
@@ -36,6 +37,7 @@ from tests.helpers import (
     NOW,
     WEBHOOK_ID,
     WEBHOOK_PATH,
+    advance_time,
     make_event,
 )
 from tests.simulator import SigningKey, WebhookSender
@@ -350,8 +352,9 @@ def _bad_signature_cases() -> list[tuple[str, Any]]:
     def unknown_kid(key: SigningKey, body: bytes) -> dict[str, str]:
         return _signed_headers(SigningKey.generate(kid="wsk_live_unknown"), body)
 
-    def stale(key: SigningKey, body: bytes) -> dict[str, str]:
-        return _signed_headers(key, body, timestamp=int(NOW.timestamp()) - 301)
+    def stale_and_tampered(key: SigningKey, body: bytes) -> dict[str, str]:
+        stamp = int(NOW.timestamp()) - 301
+        return _signed_headers(key, body.replace(b"evt_", b"evt_x"), timestamp=stamp)
 
     def unsigned(_key: SigningKey, _body: bytes) -> dict[str, str]:
         return {"Content-Type": "application/json"}
@@ -366,7 +369,7 @@ def _bad_signature_cases() -> list[tuple[str, Any]]:
         ("tampered-body", tampered),
         ("wrong-key", wrong_key),
         ("unknown-kid", unknown_kid),
-        ("stale-timestamp", stale),
+        ("stale-and-tampered", stale_and_tampered),
         ("absent", unsigned),
         ("none", signature_none),
         ("not-base64", garbage),
@@ -668,7 +671,8 @@ async def test_cloud_reconnection_catches_up(
         cloud.SIGNAL_CLOUD_CONNECTION_STATE,
         cloud.CloudConnectionState.CLOUD_CONNECTED,
     )
-    await hass.async_block_till_done(wait_background_tasks=True)
+    # The start-up catch-up ran moments ago: this one follows the minimum interval.
+    await advance_time(hass, freezer, timedelta(seconds=CATCH_UP_MIN_INTERVAL))
     assert [e.data["event_id"] for e in events] == [missed["id"]]
 
     # Removing the entry deletes its cloudhook.

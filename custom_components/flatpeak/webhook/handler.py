@@ -1,8 +1,10 @@
 """The entry's webhook: registration and the delivery handler.
 
 A delivery is read (bounded), its signature checked, its body parsed, unsigned ones
-confirmed with Flatpeak, and then handed to the applier; the status code tells
-Flatpeak whether to deliver it again.
+(and signed ones too old to rule out a replay) confirmed with Flatpeak, and then handed
+to the applier; the status code tells Flatpeak whether to deliver it again. A refusal
+that a real event can meet also asks for a catch-up from Flatpeak's event list, so the
+event arrives whatever becomes of its deliveries.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ..const import (
     LOGGER,
 )
 from .applier import Outcome
-from .catch_up import async_catch_up, async_follow_cloud
+from .catch_up import async_follow_cloud
 from .confirmation import Confirmation, Verdict
 
 if TYPE_CHECKING:
@@ -49,6 +51,21 @@ READ_CHUNK_BYTES: Final = 64 * 1024
 RETRY_AFTER_SECONDS: Final = 60
 # Flatpeak gives up on a delivery after 10 s; fetching the signing keys must fit well within.
 JWKS_TIMEOUT: Final = 5.0
+# Refusals a real event can meet, and that reading Flatpeak's event list (with our API
+# key, so it trusts nothing from the delivery) would heal: a body mangled on the way
+# (400), a signature that does not hold, e.g. a key rotated in the last minute (401),
+# an error of ours (500), and the signing keys or the event that cannot be checked now,
+# or a read-back budget spent by a flood (503). Not 404: Flatpeak has not listed the
+# event, so a listing would not find it either (its own retry reads it back); not 413:
+# no Flatpeak event is that large.
+CATCH_UP_ON_STATUS: Final = frozenset(
+    {
+        HTTPStatus.BAD_REQUEST,
+        HTTPStatus.UNAUTHORIZED,
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    }
+)
 
 
 def jwks_fetcher(
@@ -113,10 +130,9 @@ def async_start_receiving(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> No
         allowed_methods=["POST"],
     )
     entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
-    async_follow_cloud(hass, entry)
-    entry.async_create_background_task(
-        hass, async_catch_up(hass, entry), f"{DOMAIN} catch up {entry.entry_id}"
-    )
+    catch_up = entry.runtime_data.catch_up
+    async_follow_cloud(hass, entry, catch_up)
+    catch_up.async_start()
 
 
 async def async_handle_delivery(
@@ -124,12 +140,18 @@ async def async_handle_delivery(
 ) -> web.Response:
     """Answer one delivery; never 200 for an event that was not applied."""
     try:
-        return await _async_handle(entry, request)
+        response = await _async_handle(entry, request)
     except Exception:  # noqa: BLE001 - any fault of ours must not read as success
         # Home Assistant would answer 200 (and log the webhook id, a secret): answer
         # 500 ourselves so that Flatpeak delivers the event again.
         LOGGER.exception("Unexpected error while handling a Flatpeak delivery")
-        return _response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
+        response = _response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
+    if response.status in CATCH_UP_ON_STATUS:
+        # Flatpeak's next retry may meet the same refusal (a flood keeps the read-back
+        # budget spent; an old timestamp stays old): its event list does not. Asking
+        # costs nothing when a catch-up is due anyway (catch_up.py).
+        entry.runtime_data.catch_up.async_request()
+    return response
 
 
 async def _async_handle(
@@ -139,15 +161,15 @@ async def _async_handle(
     accepted = await _async_read_event(entry, request)
     if isinstance(accepted, web.Response):
         return accepted
-    event, signed = accepted
+    event, trusted = accepted
     runtime = entry.runtime_data
     if event.id in runtime.event_log:
         # Applied before, so it was confirmed then; an id is remembered only once it
         # is in the journal, so acknowledging it again promises nothing new.
         return _response(HTTPStatus.OK, Outcome.DUPLICATE)
-    if not signed or event.account_id is None or event.live_mode is None:
-        # Unsigned, or signed without saying whose it is: a hint, applied as Flatpeak
-        # itself reports the event.
+    if not trusted or event.account_id is None or event.live_mode is None:
+        # Unsigned, signed too long ago to rule out a replay, or signed without saying
+        # whose it is: a hint, applied as Flatpeak itself reports the event.
         confirmation = await runtime.confirmer.async_confirm(event)
         if confirmation.event is None:
             return _unconfirmed(event, confirmation)
@@ -162,19 +184,20 @@ async def _async_handle(
 async def _async_read_event(
     entry: FlatpeakConfigEntry, request: web.Request | MockRequest
 ) -> tuple[Event, bool] | web.Response:
-    """Return the delivered event and whether it is signed, or the refusal."""
+    """Return the delivered event and whether its signature vouches for it, or the refusal."""
     body = await read_body(request)
     if body is None:
         return _response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
     signature = SignatureHeaders.from_headers(request.headers)
-    if refusal := await _check_signature(entry, signature, body):
-        return refusal
+    trusted = await _check_signature(entry, signature, body)
+    if isinstance(trusted, web.Response):
+        return trusted
     try:
         event = parse_event(body)
     except WebhookPayloadError as err:
         LOGGER.warning("Refused a Flatpeak delivery: %s", err)
         return _response(HTTPStatus.BAD_REQUEST, str(err))
-    return event, signature is not None
+    return event, trusted
 
 
 def _unconfirmed(event: Event, confirmation: Confirmation) -> web.Response:
@@ -205,15 +228,23 @@ def _unconfirmed(event: Event, confirmation: Confirmation) -> web.Response:
 
 async def _check_signature(
     entry: FlatpeakConfigEntry, signature: SignatureHeaders | None, body: bytes
-) -> web.Response | None:
-    """Return the refusal for a delivery whose signature does not hold, else None."""
+) -> web.Response | bool:
+    """Return the refusal for a delivery whose signature does not hold.
+
+    Otherwise return whether the signature vouches for the event on its own: valid and
+    signed within the last 5 minutes. Flatpeak's docs do not say whether a retry is
+    signed again; we take the tolerant reading that it may not be, so a valid signature
+    with an old timestamp is accepted as Flatpeak's, and, as it may be a replay, the
+    event is confirmed by reading it back like an unsigned one. Such a delivery counts
+    as signed for `require_signed_webhooks`: only Flatpeak can have made it.
+    """
     if signature is None:
         if entry.options.get(CONF_REQUIRE_SIGNED_WEBHOOKS, False):
             LOGGER.warning("Refused an unsigned Flatpeak delivery: signing is required")
             return _response(HTTPStatus.UNAUTHORIZED, "signature required")
-        return None
+        return False
     try:
-        await entry.runtime_data.verifier.verify(signature, body)
+        fresh = await entry.runtime_data.verifier.verify(signature, body)
     except WebhookKeyUnavailableError as err:
         # Our fault, not the sender's: answer so that Flatpeak delivers it again.
         LOGGER.warning("Cannot check a Flatpeak delivery now, asking to retry: %s", err)
@@ -225,4 +256,9 @@ async def _check_signature(
     except WebhookSignatureError as err:
         LOGGER.warning("Refused a Flatpeak delivery: %s", err)
         return _response(HTTPStatus.UNAUTHORIZED, "invalid signature")
-    return None
+    if not fresh:
+        LOGGER.debug(
+            "A Flatpeak delivery's signature is valid but its timestamp is old: "
+            "confirming the event with Flatpeak"
+        )
+    return fresh
