@@ -117,44 +117,17 @@ async def async_location_zone(location: Location, fallback: str) -> ZoneInfo:
     raise RuntimeError(msg)
 
 
+# The Repairs issues of errors about the whole account, by their translation key.
+_ACCOUNT_ISSUES: Final = ("account_disabled", "api_version_not_supported")
+
+
+def _account_issue_id(key: str, entry_id: str) -> str:
+    return f"{key}_{entry_id}"
+
+
 def account_disabled_issue_id(entry_id: str) -> str:
     """Return the Repairs issue id raised while an entry's account is disabled."""
-    return f"account_disabled_{entry_id}"
-
-
-@callback
-def async_report_account_disabled(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Say in Repairs that the entry's Flatpeak account is disabled."""
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        account_disabled_issue_id(entry.entry_id),
-        is_fixable=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key="account_disabled",
-        translation_placeholders={"title": entry.title},
-        data={"entry_id": entry.entry_id},
-    )
-
-
-def api_version_issue_id(entry_id: str) -> str:
-    """Return the Repairs issue id raised while Flatpeak refuses our API release."""
-    return f"api_version_not_supported_{entry_id}"
-
-
-@callback
-def async_report_api_version_refused(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Say in Repairs that the account's API release is newer than the one we speak."""
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        api_version_issue_id(entry.entry_id),
-        is_fixable=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key="api_version_not_supported",
-        translation_placeholders={"title": entry.title, "api_version": API_VERSION},
-        data={"entry_id": entry.entry_id},
-    )
+    return _account_issue_id("account_disabled", entry_id)
 
 
 @callback
@@ -163,19 +136,29 @@ def async_report_account_error(
 ) -> None:
     """Raise the Repairs issue of an error that concerns the whole account, if it is one."""
     if isinstance(err, FlatpeakAccountDisabledError):
-        async_report_account_disabled(hass, entry)
+        key = "account_disabled"
     elif isinstance(err, FlatpeakApiVersionError):
-        async_report_api_version_refused(hass, entry)
+        key = "api_version_not_supported"
+    else:
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        _account_issue_id(key, entry.entry_id),
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=key,
+        # Each text uses what it needs of these.
+        translation_placeholders={"title": entry.title, "api_version": API_VERSION},
+        data={"entry_id": entry.entry_id},
+    )
 
 
 @callback
 def async_account_works(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Clear the account's Repairs issues: Flatpeak answered it."""
-    for issue_id in (
-        account_disabled_issue_id(entry.entry_id),
-        api_version_issue_id(entry.entry_id),
-    ):
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
+    for key in _ACCOUNT_ISSUES:
+        ir.async_delete_issue(hass, DOMAIN, _account_issue_id(key, entry.entry_id))
 
 
 # Errors about the whole account or its key: no part of a fetch can go on without them.
