@@ -34,8 +34,6 @@ from .pricing.series import (
 from .pricing.windows import WindowError, find_window, window_as_dict
 
 if TYPE_CHECKING:
-
-
     from .runtime import FlatpeakConfigEntry
 
 SERVICE_GET_PRICES: Final = "get_prices"

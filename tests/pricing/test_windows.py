@@ -244,7 +244,10 @@ def test_ties_go_to_the_earliest_window() -> None:
     """Equal windows: the earliest wins, for either direction and both kinds."""
     slots = _hourly(START, [2.0, 1.0, 2.0, 1.0, 2.0])
     for contiguous in (True, False):
-        for direction, expected in ((TariffDirection.IMPORT, 1), (TariffDirection.EXPORT, 0)):
+        for direction, expected in (
+            (TariffDirection.IMPORT, 1),
+            (TariffDirection.EXPORT, 0),
+        ):
             window = find_window(
                 slots,
                 duration=timedelta(hours=1),

@@ -115,9 +115,7 @@ def _schema(locations: Mapping[str, str]) -> probatio.Schema:
         probatio.Required(CONF_PERIOD_START, default="20:00:00"): TimeSelector(),
         probatio.Required(CONF_PERIOD_END, default="07:00:00"): TimeSelector(),
         probatio.Required(CONF_CONTIGUOUS, default=True): BooleanSelector(),
-        probatio.Required(
-            CONF_DIRECTION, default=DIRECTION_OPTIONS[0]
-        ): SelectSelector(
+        probatio.Required(CONF_DIRECTION, default=DIRECTION_OPTIONS[0]): SelectSelector(
             SelectSelectorConfig(
                 options=list(DIRECTION_OPTIONS),
                 translation_key=CONF_DIRECTION,

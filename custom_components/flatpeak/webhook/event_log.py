@@ -23,7 +23,6 @@ from ..const import DOMAIN, LOGGER
 from ..store import ThrottledStore
 
 if TYPE_CHECKING:
-
     from homeassistant.core import HomeAssistant
 
 SAVE_DELAY: Final = 2.0
