@@ -26,6 +26,7 @@ from .entity import device_location_id
 from .locations.followed import FollowedLocations
 from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 from .services import async_setup_services
+from .tariff.callback import connect_callbacks
 from .tariff.problems import ProblemTracker
 from .webhook.applier import EventApplier
 from .webhook.confirmation import EventConfirmer
@@ -48,8 +49,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's actions once, whatever entries exist."""
+    """Register the integration's actions and the Connect callback view once."""
     async_setup_services(hass)
+    connect_callbacks(hass)
     return True
 
 

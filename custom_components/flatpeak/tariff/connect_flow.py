@@ -39,6 +39,7 @@ from .callback import (
 )
 from .connect_pages import (
     FORM_ROUTES,
+    MENU_FORM_ROUTES,
     MENU_SUFFIX,
     NONE_TEXT,
     InvalidInputError,
@@ -64,6 +65,7 @@ STEP_SESSION_RESUME: Final = "session_resume"
 STEP_RETRY: Final = "connect_retry"
 STEP_RESTARTED: Final = "connect_restarted"
 STEP_UNKNOWN_PAGE: Final = "connect_page"
+_SERVER_ERROR: Final = 500
 # The route options asked for: none. The name and contract-term pages are Connect's to
 # show or not (connect.md §1 leaves their defaults off); advanced capture is free-form
 # and has no form here (§5).
@@ -242,7 +244,10 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
             )
             return await self._async_connect_restart()
         except FlatpeakConnectError as err:
-            errors["base"] = CONNECT_ERROR
+            # An error object for a fault on Connect's side (5xx) is a failure to
+            # reach it, not a refusal of what was typed.
+            server_fault = err.status is not None and err.status >= _SERVER_ERROR
+            errors["base"] = CANNOT_CONNECT if server_fault else CONNECT_ERROR
             placeholders = connect_error_placeholders(err)
         except FlatpeakError as err:
             LOGGER.debug("Flatpeak Connect call failed: %s", err)
@@ -333,7 +338,7 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
         if route == ConnectRoute.SESSION_REDIRECT:
             return await self.async_step_session_redirect()
         if route in FORM_ROUTES:
-            if extra_actions(page):
+            if route in MENU_FORM_ROUTES and extra_actions(page):
                 return self.async_show_menu(
                     step_id=f"{route}{MENU_SUFFIX}",
                     menu_options=menu_options(page, form_step=route),
@@ -493,6 +498,53 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
             return await self._async_connect_show(await session.start())
 
         return await self._async_connect_call(resume)
+
+    # -- menus: shown again as they are when asked for ------------------------------------
+
+    async def _async_connect_show_current(self) -> ResultT:
+        return await self._async_connect_show(self._session().page)
+
+    async def async_step_provider_select_menu(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ResultT:
+        """Show the provider page's menu."""
+        return await self._async_connect_show_current()
+
+    async def async_step_provider_name_capture_menu(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ResultT:
+        """Show the provider name page's menu."""
+        return await self._async_connect_show_current()
+
+    async def async_step_tariff_select_menu(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ResultT:
+        """Show the library page's menu."""
+        return await self._async_connect_show_current()
+
+    async def async_step_tariff_summary(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ResultT:
+        """Show the summary."""
+        return await self._async_connect_show_current()
+
+    async def async_step_tariff_connection_pending(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ResultT:
+        """Show the pending page."""
+        return await self._async_connect_show_current()
+
+    async def async_step_tariff_connection_failed(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ResultT:
+        """Show the failed page."""
+        return await self._async_connect_show_current()
+
+    async def async_step_connect_page(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ResultT:
+        """Show a page of a newer Connect release."""
+        return await self._async_connect_show_current()
 
     # -- one step per form page (the step id is the route) ---------------------------------
 

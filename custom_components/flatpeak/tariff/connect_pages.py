@@ -90,8 +90,16 @@ ROUTE_ALIASES: Final[Mapping[str, str]] = {
     "summary_tou_confirm": ConnectRoute.TARIFF_SUMMARY,
     "summary_tariff_failed": ConnectRoute.TARIFF_CONNECTION_FAILED,
 }
-# Menu steps of form pages that offer more than leaving (ADDRESS_CHANGE, …).
+# Menu steps of form pages that offer more than leaving (ADDRESS_CHANGE, …): the form
+# pages connect.md §2 lists such actions for. Other form pages are shown as forms alone.
 MENU_SUFFIX: Final = "_menu"
+MENU_FORM_ROUTES: Final = frozenset(
+    {
+        ConnectRoute.PROVIDER_SELECT,
+        ConnectRoute.PROVIDER_NAME_CAPTURE,
+        ConnectRoute.TARIFF_SELECT,
+    }
+)
 NONE_TEXT: Final = "—"
 # Today's rates are listed as periods of equal price; beyond this many, as a range.
 MAX_RATE_LINES: Final = 12
