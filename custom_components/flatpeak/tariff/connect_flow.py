@@ -367,7 +367,7 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
         user_input: dict[str, Any] | None = None,
         extra: dict[str, str] | None = None,
     ) -> ResultT:
-        schema, suggested = form_schema(page)
+        schema, suggested = form_schema(page, country=self.hass.config.country)
         return self.async_show_form(
             step_id=step_route(page),
             data_schema=self.add_suggested_values_to_schema(

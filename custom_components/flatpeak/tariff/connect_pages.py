@@ -310,8 +310,13 @@ _FORMS: Final[Mapping[type, Callable[[Any, str], _Form]]] = {
 }
 
 
-def form_schema(page: ConnectPage) -> tuple[probatio.Schema, dict[str, Any]]:
-    """Return a form page's schema and the values it suggests."""
+def form_schema(
+    page: ConnectPage, *, country: str | None = None
+) -> tuple[probatio.Schema, dict[str, Any]]:
+    """Return a form page's schema and the values it suggests.
+
+    `country` (Home Assistant's own) is suggested for an address without one.
+    """
     data = page.data
     if isinstance(data, TimeOfDayCaptureData):
         fields, suggested = _time_of_day_form(data, _currency(page))
@@ -319,6 +324,8 @@ def form_schema(page: ConnectPage) -> tuple[probatio.Schema, dict[str, Any]]:
         fields, suggested = build(data, _currency(page))
     else:
         fields, suggested = {}, {}
+    if isinstance(data, PostalAddressCaptureData) and country:
+        suggested.setdefault("country_code", country)
     return probatio.Schema(fields), suggested
 
 
