@@ -37,6 +37,7 @@ class TariffProblemRepairFlow(ConnectFlowMixin[RepairsFlowResult], RepairsFlow):
     """Fix a tariff problem with Connect, or confirm it was fixed; close the issue then."""
 
     connect_flow_kind = FlowKind.REPAIRS
+    connect_login_intro = True
 
     def __init__(
         self,

@@ -19,7 +19,12 @@ from homeassistant.helpers.network import NoURLAvailableError
 import probatio
 
 from ..api.connect import ConnectSession, is_session_end, with_connect_token
-from ..api.connect_models import ConnectAction, ConnectPage, ConnectRoute
+from ..api.connect_models import (
+    ConnectAction,
+    ConnectPage,
+    ConnectRoute,
+    ProviderSelectData,
+)
 from ..api.exceptions import (
     FlatpeakApiError,
     FlatpeakAuthenticationError,
@@ -62,6 +67,7 @@ if TYPE_CHECKING:
 # Steps of the driver besides the pages' own.
 STEP_SESSION_REDIRECT: Final = str(ConnectRoute.SESSION_REDIRECT)
 STEP_SESSION_RESUME: Final = "session_resume"
+STEP_PROVIDER_LOGIN: Final = "provider_login"
 STEP_RETRY: Final = "connect_retry"
 STEP_RESTARTED: Final = "connect_restarted"
 STEP_UNKNOWN_PAGE: Final = "connect_page"
@@ -109,6 +115,8 @@ class _ConnectRun:
     # The state issued for the provider login being waited for, and its URL.
     login_state: str | None = None
     login_url: str | None = None
+    # The provider chosen last: the login page names none (connect.md §3.1).
+    provider_name: str | None = None
     retry: Callable[[], Awaitable[Any]] | None = None
     retry_errors: dict[str, str] | None = None
     placeholders: dict[str, str] | None = None
@@ -119,6 +127,9 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
 
     # Which flow manager the provider-login callback advances.
     connect_flow_kind: FlowKind
+    # Whether the provider login is introduced by a step of its own: Repairs' dialog
+    # shows an external step without its text, only an "Open website" button.
+    connect_login_intro: bool = False
     _connect_run: _ConnectRun | None = None
 
     # -- hooks of the flow using the driver ------------------------------------------
@@ -320,6 +331,8 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
         if name := getattr(provider, "display_name", None):
             # Form pages name the provider being connected too.
             values["provider"] = name
+        elif self._connect_run is not None and self._connect_run.provider_name:
+            values["provider"] = self._connect_run.provider_name
         return {**values, **self._connect_extra_placeholders(), **(extra or {})}
 
     async def _async_connect_show(  # noqa: PLR0911 - one return per kind of page
@@ -336,6 +349,8 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
             return self.async_abort(reason="connect_live_mode_mismatch")
         route = step_route(page)
         if route == ConnectRoute.SESSION_REDIRECT:
+            if self.connect_login_intro:
+                return await self.async_step_provider_login()
             return await self.async_step_session_redirect()
         if route in FORM_ROUTES:
             if route in MENU_FORM_ROUTES and extra_actions(page):
@@ -393,6 +408,12 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
         except InvalidInputError as err:
             return self._async_show_page_form(
                 page, errors={err.field: err.key}, user_input=user_input
+            )
+
+        if isinstance(page.data, ProviderSelectData):
+            chosen = data["provider"]["id"]
+            self._run().provider_name = next(
+                (p.display_name for p in page.data.providers if p.id == chosen), None
             )
 
         async def send() -> ResultT:
@@ -485,6 +506,19 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
         return self.async_external_step(
             step_id=STEP_SESSION_REDIRECT,
             url=run.login_url,
+            description_placeholders=self._placeholders(session.page),
+        )
+
+    async def async_step_provider_login(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ResultT:
+        """Say what the provider login is before opening it."""
+        session = self._session()
+        if user_input is not None:
+            return await self.async_step_session_redirect()
+        return self.async_show_form(
+            step_id=STEP_PROVIDER_LOGIN,
+            data_schema=probatio.Schema({}),
             description_placeholders=self._placeholders(session.page),
         )
 

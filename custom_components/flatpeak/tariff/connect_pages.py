@@ -201,7 +201,18 @@ def _provider_form(data: ProviderSelectData, _currency: str) -> _Form:
         SelectOptionDict(value=str(p.id), label=p.display_name or str(p.id))
         for p in data.providers
     ]
-    return {probatio.Required("provider"): _select(options, sort=True)}, {}
+    # A searchable picker: Home Assistant's drop-down offers no search, and the list of
+    # a country's providers is long. What is typed is matched to a provider's name.
+    picker = SelectSelector(
+        SelectSelectorConfig(
+            options=options,
+            mode=SelectSelectorMode.DROPDOWN,
+            sort=True,
+            custom_value=True,
+        )
+    )
+    # Optional, so no provider is picked for the user; none chosen is said on the form.
+    return {probatio.Optional("provider"): picker}, {}
 
 
 def _provider_name_form(_data: ProviderNameCaptureData, _currency: str) -> _Form:
@@ -436,11 +447,30 @@ def _advanced_data(
     return {"tariff": tariff}
 
 
+def _provider_data(
+    data: ProviderSelectData, user_input: Mapping[str, Any], _currency: str
+) -> dict[str, Any]:
+    chosen = str(user_input.get("provider") or "").strip()
+    if not chosen:
+        raise InvalidInputError("provider_missing", "provider")
+    ids = {str(p.id) for p in data.providers}
+    if chosen not in ids:
+        # Typed rather than picked: the provider of that name, else as typed, for
+        # Connect to answer (provider_not_found) in its own words.
+        named = [
+            str(p.id)
+            for p in data.providers
+            if (p.display_name or "").casefold() == chosen.casefold()
+        ]
+        chosen = named[0] if named else chosen
+    return {"provider": {"id": chosen}}
+
+
 _ANSWERS: Final[
     Mapping[type, Callable[[Any, Mapping[str, Any], str], dict[str, Any]]]
 ] = {
     PostalAddressCaptureData: _address_data,
-    ProviderSelectData: lambda _d, i, _c: {"provider": {"id": i["provider"]}},
+    ProviderSelectData: _provider_data,
     ProviderNameCaptureData: lambda _d, i, _c: {
         "provider": {"name": str(i["provider"]).strip()}
     },
