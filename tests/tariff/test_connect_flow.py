@@ -948,6 +948,11 @@ async def test_repair_upgrade_through_provider_login(
     result = await _repair(hass, result, {"next_step_id": "edit"})
     result = await _repair(hass, result, {"next_step_id": "provider_select"})
     result = await _repair(hass, result, {"provider": providers.direct_id})
+    # Repairs' dialog shows no text on an external step: a step says what comes first.
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "provider_login"
+    assert result["description_placeholders"]["provider"] == "Octopus Energy"
+    result = await _repair(hass, result, {})
     assert result["type"] is FlowResultType.EXTERNAL_STEP
     assert result["step_id"] == "session_redirect"
     assert result["url"].startswith(f"{simulator_state.connect.base_url}/providers/")
