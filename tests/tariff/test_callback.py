@@ -230,3 +230,22 @@ async def test_base_url_is_the_browsers(hass: HomeAssistant, address: str) -> No
 async def test_base_url_without_a_request(hass: HomeAssistant, ha_url: str) -> None:
     """Without a request, the configured URL (here the internal one)."""
     assert base_url(hass) == ha_url
+
+
+async def test_abandoned_login_can_be_resumed(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """The dialog asked again (a reload) offers the same login; it still comes back."""
+    flow_id, token, state = await _waiting_for_login(
+        hass, freezer, connect_entry, providers
+    )
+    again = await hass.config_entries.options.async_configure(flow_id)
+    assert again["type"] is FlowResultType.EXTERNAL_STEP
+    query = parse_qs(urlsplit(again["url"]).query)
+    assert (query["fp_cot"], query[STATE_PARAM]) == ([token], [state])
+    client = await hass_client_no_auth()
+    assert (await client.get(_callback(token, state))).status == HTTPStatus.OK
