@@ -1025,3 +1025,76 @@ async def test_old_entry_without_connect_url(
     }
     assert suggested[CONF_CONNECT_API_URL] == "https://connect.flatpeak.com"
     assert (entry.data["account_id"], entry.data["api_key"]) == (ACCOUNT_ID, LIVE_KEY)
+
+
+async def test_tariff_settings_status_unreadable(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+) -> None:
+    """The status cannot be read: the choice stays, with cannot_connect; then it opens."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _options(hass, entry, "tariff_settings")
+    simulator_state.inject_fault("location_status", status=503)
+    result = await _submit(hass, result, {"location_id": HOME_ID})
+    assert result["step_id"] == "tariff_settings"
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert simulator_state.connect.tokens == {}
+    result = await _submit(hass, result, {"location_id": HOME_ID})
+    assert result["step_id"] == "tariff_summary"
+
+
+async def test_tariff_settings_without_locations(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    connect_entry: MockConfigEntry,
+) -> None:
+    """An account without locations has no tariff settings to open: add one instead."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    with patch.object(FlatpeakClient, "list_locations", return_value=[]):
+        result = await _options(hass, entry, "tariff_settings")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_locations"
+
+
+async def test_add_location_found_by_name(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+) -> None:
+    """The token cannot be read back: the new location is found by its name."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _options(hass, entry, "add_location")
+    result = await _add_location(hass, result, providers, "Cottage")
+    simulator_state.inject_fault("connect_tariff_token_retrieve", status=500)
+    result = await _choose(hass, result, "close")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_LOCATIONS] == [
+        HOME_ID,
+        _session(simulator_state).location_id,
+    ]
+    await hass.async_block_till_done()
+
+
+async def test_set_up_refuses_plain_http_connect_url(
+    hass: HomeAssistant, simulator: RunningSimulator
+) -> None:
+    """The Connect API URL is held to the API URL's rule: https, or this machine."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "user"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "account_id": ACCOUNT_ID,
+            "api_key": LIVE_KEY,
+            "advanced": {
+                "api_url": simulator.url,
+                CONF_CONNECT_API_URL: "http://connect.example.com",
+            },
+        },
+    )
+    assert result["errors"] == {"base": "insecure_api_url"}
