@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 if TYPE_CHECKING:
@@ -140,3 +143,30 @@ async def setup_entry(
         )
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def follow_provider_login(
+    login_url: str, username: str | None, password: str | None, *, decline: bool = False
+) -> str:
+    """Log in on a DIRECT provider's page as a browser would; return where it lands.
+
+    The simulator's page logs in on a GET that carries the credentials, then sends the
+    browser through Flatpeak's auth host to the token's `connect_url` (connect.md §3.4);
+    the URL returned is that last one, with `fp_cot` and the parameters added.
+    """
+    parts = urlsplit(login_url)
+    extra = {"decision": "decline"} if decline else {}
+    if username is not None:
+        extra |= {"username": username, "password": password or ""}
+    url = urlunsplit(
+        parts._replace(query="&".join(filter(None, (parts.query, urlencode(extra)))))
+    )
+    async with aiohttp.ClientSession() as session:
+        for _ in range(3):
+            async with session.get(url, allow_redirects=False) as response:
+                assert response.status == HTTPStatus.FOUND, await response.text()
+                location = response.headers["Location"]
+            url = urljoin(url, location)
+            if not url.startswith(f"{parts.scheme}://{parts.netloc}"):
+                return url
+    raise AssertionError("the login did not leave the provider's site")

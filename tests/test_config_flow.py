@@ -25,11 +25,13 @@ from custom_components.flatpeak.api.client import (
     DEFAULT_API_URL,
     FlatpeakClient,
 )
+from custom_components.flatpeak.api.connect import DEFAULT_CONNECT_API_URL
 from custom_components.flatpeak.const import (
     CONF_ACCOUNT_ID,
     CONF_API_KEY,
     CONF_API_URL,
     CONF_CLOUDHOOK_URL,
+    CONF_CONNECT_API_URL,
     CONF_FOLLOW_ALL_LOCATIONS,
     CONF_LOCATIONS,
     CONF_PRICE_RESOLUTION,
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
     from types import ModuleType
 
+    from homeassistant.config_entries import ConfigFlowResult
     from homeassistant.core import HomeAssistant
 
 ACCOUNT = "acc_661677911f2197045e6cf1b1"
@@ -211,7 +214,8 @@ async def _to_locations(hass: HomeAssistant, url: str, **kwargs: str) -> FlowRes
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], _user_input(url, **kwargs)
     )
-    assert result["type"] is FlowResultType.FORM
+    # A form of locations, or the menu of an account that has none.
+    assert result["type"] in {FlowResultType.FORM, FlowResultType.MENU}
     return result
 
 
@@ -281,6 +285,7 @@ async def test_full_flow_live(
         CONF_ACCOUNT_ID: ACCOUNT,
         CONF_API_KEY: LIVE_KEY,
         CONF_API_URL: simulator.url,
+        CONF_CONNECT_API_URL: DEFAULT_CONNECT_API_URL,
         CONF_WEBHOOK_ID: webhook_id,
     }
     assert entry.options == {
@@ -359,7 +364,9 @@ async def test_default_api_url(hass: HomeAssistant) -> None:
             result["flow_id"], _user_input(None)
         )
         assert result["step_id"] == "no_locations"
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"next_step_id": "finish"}
+        )
     login.assert_awaited_once()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].data[CONF_API_URL] == DEFAULT_API_URL
@@ -503,8 +510,11 @@ async def test_zero_locations(hass: HomeAssistant, simulator: RunningSimulator) 
         "mode": "Live data",
         "dashboard_url": FLATPEAK_DASHBOARD_URL,
     }
-    assert _fields(result) == set()
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["add_location", "finish"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "finish"}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].unique_id == f"{EMPTY_ACCOUNT}_live"
     assert result["result"].options == {
@@ -800,6 +810,18 @@ async def _loaded(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntr
     return entry
 
 
+async def _options_settings(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> ConfigFlowResult:
+    """Open the options and choose the settings form in their menu."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["settings", "tariff_settings", "add_location"]
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
+
+
 async def test_options(
     hass: HomeAssistant, simulator: RunningSimulator, mock_setup_entry: AsyncMock
 ) -> None:
@@ -815,9 +837,9 @@ async def test_options(
             },
         ),
     )
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await _options_settings(hass, entry)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    assert result["step_id"] == "settings"
     assert result["errors"] == {}
     assert _select_options(result) == LIVE_LOCATIONS
     # A location that no longer exists cannot be offered, so it is not selected.
@@ -850,7 +872,7 @@ async def test_options_following_all(
     """Following all offers every current location as chosen, new ones included."""
     entry = await _loaded(hass, _entry(simulator, options={}))
     simulator.state.add_location(ACCOUNT, "loc_new", reference_id="New")
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await _options_settings(hass, entry)
     assert sorted(_field(result, CONF_LOCATIONS).default()) == sorted(
         [*LIVE_LOCATIONS, "loc_new"]
     )
@@ -899,7 +921,7 @@ async def test_options_api_down(
     entry = await _loaded(hass, _entry(simulator, options=options))
     with ExitStack() as stack:
         _break_login(simulator, fault, stack)
-        result = await hass.config_entries.options.async_init(entry.entry_id)
+        result = await _options_settings(hass, entry)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": error}
     assert _fields(result) == {CONF_REQUIRE_SIGNED_WEBHOOKS, CONF_PRICE_RESOLUTION}
@@ -937,7 +959,7 @@ async def test_options_zero_locations(
         },
     )
     await _loaded(hass, entry)
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await _options_settings(hass, entry)
     assert result["errors"] == {}
     assert _fields(result) == {CONF_REQUIRE_SIGNED_WEBHOOKS, CONF_PRICE_RESOLUTION}
     assert _field(result, CONF_REQUIRE_SIGNED_WEBHOOKS).default() is True

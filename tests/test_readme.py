@@ -385,7 +385,7 @@ def test_set_up_fields_and_options_exist() -> None:
     assert set(set_up) == fields
     assert "(under *Advanced*)" in _section("Set-up")
     assert user["sections"]["advanced"]["name"].startswith("Advanced")
-    options = STRINGS["options"]["step"]["init"]["data"]
+    options = STRINGS["options"]["step"]["settings"]["data"]
     for option in ("locations", "require_signed_webhooks", "price_resolution"):
         assert f"`{option}`" in _section("Set-up")
         assert option in options

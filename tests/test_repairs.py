@@ -264,15 +264,23 @@ class RepairsApi:
         result: dict[str, Any] = await response.json()
         return result
 
-    async def start(self, issue_id: str) -> dict[str, Any]:
-        """Open the fix flow of an issue."""
-        return await self._post(
+    async def start(
+        self, issue_id: str, choose: str | None = "confirm"
+    ) -> dict[str, Any]:
+        """Open the fix flow of an issue and choose in its menu (None: stay there)."""
+        result = await self._post(
             "/api/repairs/issues/fix", {"handler": DOMAIN, "issue_id": issue_id}
         )
+        if choose is None or result["type"] != FlowResultType.MENU:
+            return result
+        assert result["menu_options"] == ["connect", "confirm"]
+        return await self.submit(result["flow_id"], {"next_step_id": choose})
 
-    async def submit(self, flow_id: str) -> dict[str, Any]:
-        """Submit the confirm step."""
-        return await self._post(f"/api/repairs/issues/fix/{flow_id}", {})
+    async def submit(
+        self, flow_id: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Submit a step (the confirm step without a body)."""
+        return await self._post(f"/api/repairs/issues/fix/{flow_id}", body or {})
 
 
 @pytest.fixture
@@ -397,6 +405,9 @@ async def test_fix_flow_when_entry_removed(
     flow.hass = hass
     flow.handler = DOMAIN
     result = await flow.async_step_init()
+    assert result["type"] == FlowResultType.MENU
+    assert result["description_placeholders"] == issue.translation_placeholders
+    result = await flow.async_step_confirm()
     assert result["type"] == FlowResultType.FORM
     assert result["description_placeholders"] == issue.translation_placeholders
 

@@ -157,6 +157,9 @@ async def test_price_resolution_changes_the_series_only(
     assert before is not None
     result = await hass.config_entries.options.async_init(init_integration.entry_id)
     result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
+    result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {
             CONF_LOCATIONS: [HOME_ID],

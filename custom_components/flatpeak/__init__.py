@@ -27,6 +27,7 @@ from .locations.followed import FollowedLocations
 from .locations.snapshot import PriceSnapshots
 from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 from .services import async_setup_services
+from .tariff.callback import connect_callbacks
 from .tariff.problems import ProblemTracker
 from .webhook.applier import EventApplier
 from .webhook.catch_up import CatchUp
@@ -50,8 +51,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's actions once, whatever entries exist."""
+    """Register the integration's actions and the Connect callback view once."""
     async_setup_services(hass)
+    connect_callbacks(hass)
     return True
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from ipaddress import ip_address
-from typing import TYPE_CHECKING, Any, override
+from typing import TYPE_CHECKING, Any, Final, cast, override
 from urllib.parse import urlparse
 
 from homeassistant.components import webhook
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
@@ -28,12 +29,14 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .api.client import DEFAULT_API_URL, FlatpeakClient, is_test_key
-from .connection import create_client
+from .api.connect import DEFAULT_CONNECT_API_URL
+from .connection import create_client, create_connect_client
 from .const import (
     CONF_ACCOUNT_ID,
     CONF_API_KEY,
     CONF_API_URL,
     CONF_CLOUDHOOK_URL,
+    CONF_CONNECT_API_URL,
     CONF_FOLLOW_ALL_LOCATIONS,
     CONF_LOCATIONS,
     CONF_PRICE_RESOLUTION,
@@ -45,8 +48,11 @@ from .const import (
     SECTION_ADVANCED,
 )
 from .errors import FORM_PLACEHOLDERS, form_errors
+from .locations.followed import follows_all
 from .pricing.series import DEFAULT_RESOLUTION, RESOLUTIONS
 from .pricing.target_window_flow import SUBENTRY_TARGET_WINDOW, TargetWindowFlow
+from .tariff.callback import FlowKind
+from .tariff.connect_flow import ConnectFlowMixin, ConnectOutcome, ConnectRequest
 from .webhook.url import (
     async_get_or_create_webhook_url,
     webhook_url,
@@ -57,6 +63,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from .api.models import Location
+    from .runtime import FlatpeakConfigEntry
 
 _URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 _API_KEY_SELECTOR = TextSelector(
@@ -73,7 +80,10 @@ USER_SCHEMA = probatio.Schema(
                 {
                     probatio.Optional(
                         CONF_API_URL, default=DEFAULT_API_URL
-                    ): _URL_SELECTOR
+                    ): _URL_SELECTOR,
+                    probatio.Optional(
+                        CONF_CONNECT_API_URL, default=DEFAULT_CONNECT_API_URL
+                    ): _URL_SELECTOR,
                 }
             ),
             {"collapsed": True},
@@ -81,7 +91,19 @@ USER_SCHEMA = probatio.Schema(
     }
 )
 REAUTH_SCHEMA = probatio.Schema({probatio.Required(CONF_API_KEY): _API_KEY_SELECTOR})
-RECONFIGURE_SCHEMA = probatio.Schema({probatio.Required(CONF_API_URL): _URL_SELECTOR})
+RECONFIGURE_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_API_URL): _URL_SELECTOR,
+        # Optional: left out, the entry keeps the Connect URL it has.
+        probatio.Optional(CONF_CONNECT_API_URL): _URL_SELECTOR,
+    }
+)
+CONF_LOCATION_ID: Final = "location_id"
+# The name a new location is given: Flatpeak's `location_reference_id` (connect.md §1),
+# which is also the name of its device here.
+ADD_LOCATION_SCHEMA = probatio.Schema(
+    {probatio.Required("location_reference_id"): TextSelector()}
+)
 # Select options are strings; the option is stored as the number of minutes.
 _RESOLUTION_SELECTOR = SelectSelector(
     SelectSelectorConfig(
@@ -148,14 +170,28 @@ def _location_options(
     }
 
 
-class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
+def _location_name_default(hass_name: str, taken: set[str]) -> str:
+    """Suggest Home Assistant's name for the home, numbered if a location has it."""
+    name = hass_name.strip() or "Home"
+    number = 2
+    candidate = name
+    while candidate in taken:
+        candidate = f"{name} {number}"
+        number += 1
+    return candidate
+
+
+class FlatpeakConfigFlow(ConnectFlowMixin[ConfigFlowResult], ConfigFlow, domain=DOMAIN):
     """Set up a Flatpeak account in live or test mode."""
 
     VERSION = 1
+    connect_flow_kind = FlowKind.CONFIG
 
     _client: FlatpeakClient
     _api_key: str
+    _connect_api_url: str = DEFAULT_CONNECT_API_URL
     _locations: list[Location] | None = None
+    _new_location_name: str | None = None
 
     @staticmethod
     @callback
@@ -181,13 +217,15 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             api_key = user_input[CONF_API_KEY].strip()
-            api_url = user_input.get(SECTION_ADVANCED, {}).get(
-                CONF_API_URL, DEFAULT_API_URL
+            advanced = user_input.get(SECTION_ADVANCED, {})
+            api_url = advanced.get(CONF_API_URL, DEFAULT_API_URL)
+            connect_api_url = advanced.get(
+                CONF_CONNECT_API_URL, DEFAULT_CONNECT_API_URL
             )
             client = create_client(
                 self.hass, user_input[CONF_ACCOUNT_ID].strip(), api_key, api_url
             )
-            if _insecure_api_url(api_url):
+            if _insecure_api_url(api_url) or _insecure_api_url(connect_api_url):
                 errors["base"] = "insecure_api_url"
             else:
                 with form_errors(errors):
@@ -197,6 +235,7 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._abort_if_unique_id_configured()
                 self._client = client
                 self._api_key = api_key
+                self._connect_api_url = connect_api_url.strip().rstrip("/")
                 return await self.async_step_locations()
         return self.async_show_form(
             step_id="user",
@@ -242,18 +281,66 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_no_locations(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Explain that an account without locations still works: they come later."""
-        if user_input is not None:
-            return await self._async_create_entry([])
-        return self.async_show_form(
+        """Offer to add a location with its tariff now, or to finish without one."""
+        return self.async_show_menu(
             step_id="no_locations",
+            menu_options=["add_location", "finish"],
             description_placeholders={
                 "mode": _mode(self._api_key),
                 "dashboard_url": FLATPEAK_DASHBOARD_URL,
             },
         )
 
-    async def _async_create_entry(self, selected: list[str]) -> ConfigFlowResult:
+    async def async_step_finish(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set up without a location: new ones are added as they come."""
+        return await self._async_create_entry([])
+
+    async def async_step_add_location(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Name the new location, then connect its tariff with Flatpeak Connect."""
+        if user_input is not None and (
+            name := str(user_input["location_reference_id"]).strip()
+        ):
+            self._new_location_name = name
+            return await self.async_connect_begin(
+                self._client,
+                create_connect_client(self.hass, self._connect_api_url),
+                ConnectRequest(location_reference_id=name),
+            )
+        return self.async_show_form(
+            step_id="add_location",
+            data_schema=self.add_suggested_values_to_schema(
+                ADD_LOCATION_SCHEMA,
+                {
+                    "location_reference_id": _location_name_default(
+                        self.hass.config.location_name, set()
+                    )
+                },
+            ),
+        )
+
+    @override
+    def _connect_extra_placeholders(self) -> dict[str, str]:
+        return {"location": self._new_location_name or ""}
+
+    @override
+    async def _async_connect_finished(
+        self, outcome: ConnectOutcome
+    ) -> ConfigFlowResult:
+        """Create the entry following the new location (and any later one)."""
+        location_id = outcome.location_id or await self._async_location_named(
+            self._client, self._new_location_name
+        )
+        return await self._async_create_entry(
+            [location_id] if location_id else [], follow_all=True
+        )
+
+    async def _async_create_entry(
+        self, selected: list[str], *, follow_all: bool | None = None
+    ) -> ConfigFlowResult:
         """Create the entry, with the webhook URL the user must give Flatpeak."""
         client = self._client
         webhook_id = webhook.async_generate_id()
@@ -264,19 +351,20 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_ACCOUNT_ID: client.account_id,
             CONF_API_KEY: self._api_key,
             CONF_API_URL: client.api_url,
+            CONF_CONNECT_API_URL: self._connect_api_url,
             CONF_WEBHOOK_ID: webhook_id,
         }
         if cloudhook_url is not None:
             data[CONF_CLOUDHOOK_URL] = cloudhook_url
+        locations = _location_options(self._locations or [], selected)
+        if follow_all is not None:
+            locations[CONF_FOLLOW_ALL_LOCATIONS] = follow_all
         return self.async_create_entry(
             title="Flatpeak" if client.live_mode else "Flatpeak (test)",
             # A variant of the closing text that also says why Flatpeak cannot reach it.
             description=webhook_url_warning(url),
             data=data,
-            options={
-                **_location_options(self._locations or [], selected),
-                CONF_REQUIRE_SIGNED_WEBHOOKS: False,
-            },
+            options={**locations, CONF_REQUIRE_SIGNED_WEBHOOKS: False},
             description_placeholders={
                 "webhook_url": url,
                 "dashboard_url": FLATPEAK_DASHBOARD_URL,
@@ -345,20 +433,36 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
                 entry.data[CONF_API_KEY],
                 user_input[CONF_API_URL],
             )
-            if _insecure_api_url(user_input[CONF_API_URL]):
+            connect_api_url = user_input.get(CONF_CONNECT_API_URL) or entry.data.get(
+                CONF_CONNECT_API_URL, DEFAULT_CONNECT_API_URL
+            )
+            if _insecure_api_url(user_input[CONF_API_URL]) or _insecure_api_url(
+                connect_api_url
+            ):
                 errors["base"] = "insecure_api_url"
             else:
                 with form_errors(errors):
                     await client.login()
             if not errors:
                 return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_API_URL: client.api_url}
+                    entry,
+                    data_updates={
+                        CONF_API_URL: client.api_url,
+                        CONF_CONNECT_API_URL: connect_api_url.strip().rstrip("/"),
+                    },
                 )
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
                 RECONFIGURE_SCHEMA,
-                user_input or {CONF_API_URL: entry.data[CONF_API_URL]},
+                user_input
+                or {
+                    CONF_API_URL: entry.data[CONF_API_URL],
+                    # Entries of earlier releases have none: the default is theirs.
+                    CONF_CONNECT_API_URL: entry.data.get(
+                        CONF_CONNECT_API_URL, DEFAULT_CONNECT_API_URL
+                    ),
+                },
             ),
             errors=errors,
             description_placeholders={
@@ -369,12 +473,173 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
-class FlatpeakOptionsFlow(OptionsFlowWithReload):
-    """Choose the followed locations and whether unsigned webhooks are refused."""
+class FlatpeakOptionsFlow(ConnectFlowMixin[ConfigFlowResult], OptionsFlowWithReload):
+    """The entry's settings, and the tariff settings of its locations."""
+
+    connect_flow_kind = FlowKind.OPTIONS
 
     _locations: list[Location] | None = None
+    # The location whose tariff settings are open, and the name of one being added.
+    _location_id: str | None = None
+    _location_name: str | None = None
+    _adding: bool = False
 
     async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Offer the settings, a location's tariff settings, or adding a location."""
+        return self.async_show_menu(
+            step_id="init", menu_options=["settings", "tariff_settings", "add_location"]
+        )
+
+    def _client(self) -> FlatpeakClient:
+        entry = self.config_entry
+        if entry.state is ConfigEntryState.LOADED:
+            runtime: FlatpeakConfigEntry = entry
+            return runtime.runtime_data.client
+        return create_client(
+            self.hass,
+            entry.data[CONF_ACCOUNT_ID],
+            entry.data[CONF_API_KEY],
+            entry.data[CONF_API_URL],
+        )
+
+    async def async_step_tariff_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose a location; its tariff opens in Flatpeak Connect."""
+        errors: dict[str, str] = {}
+        client = self._client()
+        if self._locations is None:
+            with form_errors(errors):
+                self._locations = await client.list_locations()
+        if self._locations == []:
+            return self.async_abort(reason="no_locations")
+        if user_input is not None and self._locations is not None:
+            location_id = str(user_input[CONF_LOCATION_ID])
+            # connect.md §6 "Tariff settings page": the status is read each time the
+            # page is shown; a location Flatpeak cannot answer for is not opened.
+            with form_errors(errors):
+                await client.get_location_status(location_id)
+            if not errors:
+                self._location_id = location_id
+                self._location_name = next(
+                    (
+                        location.display_name
+                        for location in self._locations
+                        if location.id == location_id
+                    ),
+                    location_id,
+                )
+                return await self.async_connect_begin(
+                    client,
+                    create_connect_client(
+                        self.hass, self.config_entry.data.get(CONF_CONNECT_API_URL)
+                    ),
+                    ConnectRequest(location_id=location_id),
+                )
+        fields: dict[probatio.Marker, Any] = {}
+        if self._locations:
+            fields[probatio.Required(CONF_LOCATION_ID)] = SelectSelector(
+                SelectSelectorConfig(
+                    options=[
+                        SelectOptionDict(value=location.id, label=location.display_name)
+                        for location in self._locations
+                    ],
+                    sort=True,
+                )
+            )
+        return self.async_show_form(
+            step_id="tariff_settings",
+            data_schema=probatio.Schema(fields),
+            errors=errors,
+        )
+
+    async def async_step_add_location(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Name a new location, then connect its tariff with Flatpeak Connect."""
+        if user_input is not None and (
+            name := str(user_input["location_reference_id"]).strip()
+        ):
+            self._adding = True
+            self._location_name = name
+            return await self.async_connect_begin(
+                self._client(),
+                create_connect_client(
+                    self.hass, self.config_entry.data.get(CONF_CONNECT_API_URL)
+                ),
+                ConnectRequest(location_reference_id=name),
+            )
+        taken: set[str] = set()
+        if self.config_entry.state is ConfigEntryState.LOADED:
+            runtime: FlatpeakConfigEntry = self.config_entry
+            followed = runtime.runtime_data.locations
+            taken = {followed.display_name(location_id) for location_id in followed}
+        return self.async_show_form(
+            step_id="add_location",
+            data_schema=self.add_suggested_values_to_schema(
+                ADD_LOCATION_SCHEMA,
+                {
+                    "location_reference_id": _location_name_default(
+                        self.hass.config.location_name, taken
+                    )
+                },
+            ),
+        )
+
+    @override
+    def _connect_extra_placeholders(self) -> dict[str, str]:
+        return {"location": self._location_name or ""}
+
+    @override
+    async def _async_connect_auth_failed(self) -> ConfigFlowResult:
+        """Ask for a new API key, as everywhere else a key is refused."""
+        self.config_entry.async_start_reauth(self.hass)
+        return self.async_abort(reason="reauth_required")
+
+    @override
+    async def _async_connect_finished(
+        self, outcome: ConnectOutcome
+    ) -> ConfigFlowResult:
+        """Follow a new location at once; fetch a changed location's prices again."""
+        entry = self.config_entry
+        location_id = outcome.location_id
+        if self._adding and location_id is None:
+            location_id = await self._async_location_named(
+                self._client(), self._location_name
+            )
+        if location_id is None:
+            return self.async_abort(reason="connect_closed")
+        loaded = entry.state is ConfigEntryState.LOADED
+        followed = location_id in entry.options.get(CONF_LOCATIONS, []) or (
+            loaded
+            and location_id in cast("FlatpeakConfigEntry", entry).runtime_data.locations
+        )
+        if self._adding and not followed and not follows_all(entry):
+            # A chosen set of locations: the new one joins it (the entry reloads).
+            return self.async_create_entry(
+                data={
+                    **entry.options,
+                    CONF_LOCATIONS: [
+                        *entry.options.get(CONF_LOCATIONS, []),
+                        location_id,
+                    ],
+                }
+            )
+        if loaded:
+            runtime = cast("FlatpeakConfigEntry", entry).runtime_data
+            if coordinator := runtime.locations.get(location_id):
+                # Changed or disconnected: its prices and status are read again now.
+                await coordinator.async_request_refresh()
+            elif self._adding:
+                # Following all: the location is followed now, not at its webhook.
+                await runtime.locations.async_follow(location_id)
+        return self.async_abort(
+            reason="location_added" if self._adding else "connect_closed"
+        )
+
+    async def async_step_settings(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Show the options; without the API the location choice is left as it is."""
@@ -431,7 +696,7 @@ class FlatpeakOptionsFlow(OptionsFlowWithReload):
             )
         ] = _RESOLUTION_SELECTOR
         return self.async_show_form(
-            step_id="init",
+            step_id="settings",
             data_schema=probatio.Schema(fields),
             errors=errors,
             description_placeholders=FORM_PLACEHOLDERS,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .api.client import DEFAULT_API_URL, FlatpeakClient
+from .api.connect import DEFAULT_CONNECT_API_URL, ConnectClient
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -21,4 +22,14 @@ def create_client(
         account_id,
         api_key,
         api_url=api_url or DEFAULT_API_URL,
+    )
+
+
+def create_connect_client(
+    hass: HomeAssistant, connect_api_url: str | None
+) -> ConnectClient:
+    """Build a Flatpeak Connect client on Home Assistant's shared HTTP session."""
+    return ConnectClient(
+        async_get_clientsession(hass),
+        connect_api_url=connect_api_url or DEFAULT_CONNECT_API_URL,
     )

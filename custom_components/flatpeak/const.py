@@ -17,6 +17,9 @@ FLATPEAK_DASHBOARD_URL: Final = "https://dashboard.flatpeak.com"
 CONF_ACCOUNT_ID: Final = "account_id"
 CONF_API_KEY: Final = "api_key"
 CONF_API_URL: Final = "api_url"
+# The base URL of Flatpeak Connect (contract); entries of earlier releases lack it and
+# are read with the default, so their stored data keeps its shape.
+CONF_CONNECT_API_URL: Final = "connect_api_url"
 CONF_WEBHOOK_ID: Final = "webhook_id"
 CONF_CLOUDHOOK_URL: Final = "cloudhook_url"
 # Collapsed section of the set-up form holding rarely changed fields (`api_url`).

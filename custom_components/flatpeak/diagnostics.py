@@ -23,6 +23,8 @@ TO_REDACT = {
     # Personal data of the household: where it is and who it is to Flatpeak.
     "postal_address",
     "customer_id",
+    # A connect token opens its Connect session to whoever holds it (connect.md §2).
+    "connect_token",
 }
 
 

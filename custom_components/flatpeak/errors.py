@@ -24,6 +24,8 @@ from .api.exceptions import (
     FlatpeakAccountDisabledError,
     FlatpeakApiVersionError,
     FlatpeakAuthenticationError,
+    FlatpeakConnectError,
+    FlatpeakConnectTokenError,
     FlatpeakError,
     FlatpeakPricesUnavailableError,
 )
@@ -38,6 +40,10 @@ API_VERSION_NOT_SUPPORTED: Final = "api_version_not_supported"
 PRICES_UNAVAILABLE: Final = "prices_unavailable"
 CANNOT_CONNECT: Final = "cannot_connect"
 UNKNOWN: Final = "unknown"
+# Flatpeak Connect refused a page's answer: shown with Flatpeak's own message.
+CONNECT_ERROR: Final = "connect_error"
+# The connect token expired or was used up: a new session is started.
+CONNECT_TOKEN_EXPIRED: Final = "connect_token_expired"  # noqa: S105 - a text key
 
 # Most specific first: the first match names the failure.
 _KEYS: Final[tuple[tuple[type[FlatpeakError], str], ...]] = (
@@ -45,6 +51,8 @@ _KEYS: Final[tuple[tuple[type[FlatpeakError], str], ...]] = (
     (FlatpeakAccountDisabledError, ACCOUNT_DISABLED),
     (FlatpeakApiVersionError, API_VERSION_NOT_SUPPORTED),
     (FlatpeakPricesUnavailableError, PRICES_UNAVAILABLE),
+    (FlatpeakConnectTokenError, CONNECT_TOKEN_EXPIRED),
+    (FlatpeakConnectError, CONNECT_ERROR),
     # Unreachable, timed out, rate limited, 5xx, or an answer that is not the API's.
     (FlatpeakError, CANNOT_CONNECT),
 )
@@ -65,6 +73,12 @@ def error_key(err: BaseException) -> str:
 
 def _placeholders(err: FlatpeakError) -> dict[str, str]:
     return {"error": str(err) or type(err).__name__}
+
+
+def connect_error_placeholders(err: FlatpeakError) -> dict[str, str]:
+    """Return the placeholders a Connect error's text shows: Flatpeak's code and message."""
+    code = err.code or ""
+    return {"connect_code": code, "connect_message": err.message or code or str(err)}
 
 
 def setup_error(err: FlatpeakError) -> HomeAssistantError:

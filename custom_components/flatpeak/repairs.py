@@ -1,23 +1,30 @@
-"""Repairs: the user fixes a tariff problem in Flatpeak, then the status is re-checked."""
+"""Repairs: fix a tariff problem here with Flatpeak Connect, or re-check after fixing it elsewhere.
+
+Flatpeak's required-webhooks guide says to direct the customer to the tariff settings
+page on `tariff.expired`, `tariff.fetch.failed` and `tariff.connection.upgrade`; for a
+Home Assistant user this fix flow is that page (connect.md §6).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, override
 
-from homeassistant.components.repairs import RepairsFlow
+from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import probatio
 
-from .const import DOMAIN
+from .connection import create_connect_client
+from .const import CONF_CONNECT_API_URL, DOMAIN
 from .errors import form_errors
+from .tariff.callback import FlowKind
+from .tariff.connect_flow import ConnectFlowMixin, ConnectOutcome, ConnectRequest
 from .tariff.problems import Problem, problem_resolved
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from homeassistant.components.repairs import RepairsFlowResult
     from homeassistant.core import HomeAssistant
 
     from .api.models import LocationStatus
@@ -26,8 +33,11 @@ if TYPE_CHECKING:
 _DATA_KEYS: Final = frozenset({"entry_id", "location_id", "problem"})
 
 
-class TariffProblemRepairFlow(RepairsFlow):
-    """Confirm that a tariff problem was fixed in Flatpeak; close the issue if it was."""
+class TariffProblemRepairFlow(ConnectFlowMixin[RepairsFlowResult], RepairsFlow):
+    """Fix a tariff problem with Connect, or confirm it was fixed; close the issue then."""
+
+    connect_flow_kind = FlowKind.REPAIRS
+    connect_login_intro = True
 
     def __init__(
         self,
@@ -40,13 +50,68 @@ class TariffProblemRepairFlow(RepairsFlow):
         self._entry_id = entry_id
         self._location_id = location_id
         self._problem = problem
-        self._placeholders = dict(placeholders)
+        self._issue_placeholders = dict(placeholders)
 
     async def async_step_init(
         self, user_input: dict[str, str] | None = None
     ) -> RepairsFlowResult:
-        """Start with the instructions."""
-        return await self.async_step_confirm()
+        """Offer to fix it here with Connect, or to check after fixing it elsewhere."""
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=["connect", "confirm"],
+            description_placeholders=self._placeholders_of_issue(),
+        )
+
+    def _placeholders_of_issue(self) -> dict[str, str]:
+        return dict(self._issue_placeholders)
+
+    @override
+    def _connect_extra_placeholders(self) -> dict[str, str]:
+        """Show the issue's own placeholders (the location's name) on every step."""
+        return self._placeholders_of_issue()
+
+    def _loaded_entry(self) -> FlatpeakConfigEntry | None:
+        entry: FlatpeakConfigEntry | None = self.hass.config_entries.async_get_entry(
+            self._entry_id
+        )
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return None
+        return entry
+
+    async def async_step_connect(
+        self, user_input: dict[str, str] | None = None
+    ) -> RepairsFlowResult:
+        """Open the location's tariff in Flatpeak Connect."""
+        entry = self._loaded_entry()
+        if entry is None:
+            return self.async_abort(reason="entry_not_loaded")
+        runtime = entry.runtime_data
+        active = runtime.problems.active(self._location_id, self._problem)
+        return await self.async_connect_begin(
+            runtime.client,
+            create_connect_client(self.hass, entry.data.get(CONF_CONNECT_API_URL)),
+            ConnectRequest(
+                location_id=self._location_id,
+                tariff_id=active.tariff_id if active else None,
+                # connect.md §1 `actions.edit_tariff`: an expired tariff is replaced,
+                # so Connect opens at the provider choice rather than the summary.
+                edit_tariff=self._problem is Problem.TARIFF_EXPIRED,
+            ),
+        )
+
+    @override
+    async def _async_connect_finished(
+        self, outcome: ConnectOutcome
+    ) -> RepairsFlowResult:
+        """Connect saved (or not): read the status, as 'I fixed it elsewhere' does."""
+        return await self.async_step_confirm({})
+
+    @override
+    async def _async_connect_auth_failed(self) -> RepairsFlowResult:
+        """Ask for a new API key, as everywhere else a key is refused."""
+        if (entry := self._loaded_entry()) is not None:
+            entry.async_start_reauth(self.hass)
+        return self.async_abort(reason="reauth_required")
 
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
@@ -54,10 +119,8 @@ class TariffProblemRepairFlow(RepairsFlow):
         """Show what to do in Flatpeak; on submit, ask Flatpeak whether it is done."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            entry: FlatpeakConfigEntry | None = (
-                self.hass.config_entries.async_get_entry(self._entry_id)
-            )
-            if entry is None or entry.state is not ConfigEntryState.LOADED:
+            entry = self._loaded_entry()
+            if entry is None:
                 return self.async_abort(reason="entry_not_loaded")
             runtime = entry.runtime_data
             active = runtime.problems.active(self._location_id, self._problem)
@@ -80,7 +143,7 @@ class TariffProblemRepairFlow(RepairsFlow):
             step_id="confirm",
             data_schema=probatio.Schema({}),
             errors=errors,
-            description_placeholders=self._placeholders,
+            description_placeholders=self._issue_placeholders,
         )
 
 

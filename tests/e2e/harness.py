@@ -393,6 +393,7 @@ class HomeAssistant:
         account_id: str = DEMO_ACCOUNT_ID,
         api_key: str = DEMO_LIVE_KEY,
         locations: list[str] | None = None,
+        connect_api_url: str | None = None,
     ) -> dict[str, Any]:
         """Go through the config flow as the UI does; return the created entry's result."""
         flow = await self.request(
@@ -406,7 +407,8 @@ class HomeAssistant:
             {
                 "account_id": account_id,
                 "api_key": api_key,
-                "advanced": {"api_url": api_url},
+                "advanced": {"api_url": api_url}
+                | ({"connect_api_url": connect_api_url} if connect_api_url else {}),
             },
         )
         if step.get("errors"):
@@ -425,8 +427,11 @@ class HomeAssistant:
                 {"locations": locations if locations is not None else offered},
             )
         elif step.get("step_id") == "no_locations":
+            # A menu: finish without adding a location.
             step = await self.request(
-                "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {}
+                "POST",
+                f"/api/config/config_entries/flow/{flow['flow_id']}",
+                {"next_step_id": "finish"},
             )
         if step.get("type") != "create_entry":
             msg = f"the Flatpeak set-up did not finish: {step}"

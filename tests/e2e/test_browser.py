@@ -166,7 +166,7 @@ async def _set_up_flatpeak(
     await page.get_by_role("textbox", name="Account ID").fill(DEMO_ACCOUNT_ID)
     await page.get_by_role("textbox", name="API key").fill(DEMO_LIVE_KEY)
     await page.get_by_role("button", name="Advanced settings").click()
-    await page.get_by_role("textbox", name="API URL").fill(simulator.url)
+    await page.get_by_role("textbox", name="API URL", exact=True).fill(simulator.url)
     await page.get_by_role("button", name="Submit").click()
 
     # Both demo locations are offered, and chosen by default.

@@ -526,6 +526,13 @@ async def test_reconfigure_and_options_reload_the_entry(stack: Stack) -> None:
             "POST", f"{flows}/options/flow", {"handler": stack.entry_id}
         )
         assert flow["step_id"] == "init"
+        # The options open on a menu; the settings are its first choice.
+        flow = await hass.request(
+            "POST",
+            f"{flows}/options/flow/{flow['flow_id']}",
+            {"next_step_id": "settings"},
+        )
+        assert flow["step_id"] == "settings"
         before = await _prices_fetched(stack)
         result = await hass.request(
             "POST",

@@ -328,6 +328,21 @@ class FollowedLocations(Mapping[str, FlatpeakLocationCoordinator]):
             f"{DOMAIN} add location {location_id}",
         )
 
+    async def async_follow(self, location_id: str) -> bool:
+        """Follow a location now, waiting for it: one the user just connected a tariff to.
+
+        Not rate-limited like the additions events ask for: a person asked for it,
+        once. Returns whether the location is followed.
+        """
+        if location_id in self._coordinators:
+            return True
+        if location_id in self._being_added:
+            return False
+        self._add_attempts[location_id] = dt_util.utcnow()
+        self._being_added.add(location_id)
+        await self._async_add(location_id)
+        return location_id in self._coordinators
+
     async def _async_add(self, location_id: str) -> None:
         try:
             # Asked first, so a location that does not exist costs no coordinator.
