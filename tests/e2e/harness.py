@@ -626,7 +626,9 @@ class Demo:
         demo = cls(simulator, hass)
         entries = await hass.request("GET", "/api/config/config_entries/entry")
         if not bare and not any(e["domain"] == "flatpeak" for e in entries):
-            demo.entry = await hass.add_flatpeak_entry(simulator.url)
+            demo.entry = await hass.add_flatpeak_entry(
+                simulator.url, connect_api_url=simulator.connect_url
+            )
         return demo
 
 
@@ -643,7 +645,7 @@ async def _bootstrap(args: argparse.Namespace) -> int:
         entries = await hass.request("GET", "/api/config/config_entries/entry")
         existing = [e for e in entries if e["domain"] == "flatpeak"]
         if not args.bare and not existing:
-            await hass.add_flatpeak_entry(args.simulator)
+            await hass.add_flatpeak_entry(args.simulator, connect_api_url=args.connect)
             entries = await hass.request("GET", "/api/config/config_entries/entry")
             existing = [e for e in entries if e["domain"] == "flatpeak"]
         for entry in existing:
@@ -661,6 +663,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bootstrap.add_argument("--config", required=True)
     bootstrap.add_argument("--ha-port", type=int, default=8123)
     bootstrap.add_argument("--simulator", default="http://127.0.0.1:8765")
+    # The demo's tariff settings talk to the simulator's Connect, not Flatpeak's.
+    bootstrap.add_argument("--connect", default="http://127.0.0.1:8766")
     bootstrap.add_argument("--bare", action="store_true")
     http = commands.add_parser(
         "http-settings", help="write the HTTP settings before Home Assistant starts"
