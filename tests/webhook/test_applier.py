@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
+from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.flatpeak.api.models import Event
-from custom_components.flatpeak.const import CONF_FOLLOW_ALL_LOCATIONS
+from custom_components.flatpeak.const import CONF_FOLLOW_ALL_LOCATIONS, DOMAIN
 from custom_components.flatpeak.locations.followed import FollowedLocations
 from custom_components.flatpeak.tariff.problems import Problem
 from custom_components.flatpeak.webhook.applier import EVENT_FLATPEAK, Outcome
@@ -93,3 +94,22 @@ async def test_new_location_is_asked_for_only_when_following_all(
             _event("location.create", "evt_new_2", location_id="loc_new")
         )
         request_add.assert_called_once_with("loc_new")
+
+
+async def test_bus_event_names_the_device_of_a_location_not_followed_now(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A location set aside keeps its device; its events name it, as the contract says."""
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=init_integration.entry_id,
+        identifiers={(DOMAIN, "loc_set_aside")},
+    )
+    captured = async_capture_events(hass, EVENT_FLATPEAK)
+    await init_integration.runtime_data.applier.async_apply(
+        _event("tariff.expired", "evt_aside", location_id="loc_set_aside")
+    )
+    await init_integration.runtime_data.applier.async_apply(
+        _event("tariff.expired", "evt_nowhere", location_id="loc_no_device")
+    )
+    await hass.async_block_till_done()
+    assert [e.data["device_id"] for e in captured] == [device.id, None]

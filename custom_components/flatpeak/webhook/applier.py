@@ -111,7 +111,7 @@ class EventApplier:
             return Outcome.DUPLICATE
         location_id = event.location_id
         followed = location_id is not None and location_id in self._locations
-        self._fire_bus_event(event, followed=followed)
+        self._fire_bus_event(event)
         if location_id is None:
             return Outcome.APPLIED
         if event.type == "location.delete":
@@ -127,7 +127,7 @@ class EventApplier:
             self._locations.async_request_add(location_id)
         return Outcome.APPLIED
 
-    def _fire_bus_event(self, event: Event, *, followed: bool) -> None:
+    def _fire_bus_event(self, event: Event) -> None:
         self._hass.bus.async_fire(
             EVENT_FLATPEAK,
             {
@@ -141,7 +141,8 @@ class EventApplier:
                     event.time_created.isoformat() if event.time_created else None
                 ),
                 "data": dict(event.data),
-                "device_id": self._device_id(event.location_id) if followed else None,
+                # Contract: whenever the location has a device, a set-aside one too.
+                "device_id": self._device_id(event.location_id),
                 "config_entry_id": self._entry.entry_id,
             },
         )
