@@ -597,6 +597,10 @@ def rates_text(rates: Sequence[ConnectRate], currency: str) -> str:
         # In the location's own time, the offset Connect gave the rates (§2).
         return moment.strftime("%H:%M")
 
+    if len(periods) == 1 and clock(periods[0][0]) == clock(periods[0][1]):
+        # One price from midnight to midnight: "00:00 to 00:00" reads as nothing.
+        return f"- all day: {periods[0][2]:.{_PRICE_DECIMALS}f} {unit}"
+
     return "\n".join(
         f"- {clock(start)} to {clock(end)}: {cost:.{_PRICE_DECIMALS}f} {unit}"
         for start, end, cost in periods
