@@ -1096,3 +1096,74 @@ async def test_set_up_refuses_plain_http_connect_url(
         },
     )
     assert result["errors"] == {"base": "insecure_api_url"}
+
+
+async def test_page_of_a_newer_connect_release_keeps_its_actions(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+) -> None:
+    """A route this release does not know is a menu of its actions, not a failure.
+
+    connect.md §2: Connect adds pages; a client keeps going with the actions a page
+    lists. Here Connect answers the provider choice with a page of a later release.
+    """
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _to_providers(hass, await _tariff_settings(hass, entry))
+    token = _session(simulator_state)
+    simulator_state.inject_fault(
+        "connect",
+        body={
+            "connect_token": token.id,
+            "route": "loyalty_offer_select",
+            "data": {"offers": [{"id": "off_1", "name": "Green bonus"}]},
+            "actions": ["BACK", "CLOSE", "SKIP_OFFER"],
+        },
+    )
+    result = await _submit(hass, result, {"provider": providers.library_id})
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "connect_page"
+    # The actions this release can send stay usable; one it has no step for
+    # (SKIP_OFFER) is not offered.
+    assert result["menu_options"] == ["back", "close"]
+    assert result["description_placeholders"]["route"] == "loyalty_offer_select"
+
+    # Its actions are sent as Connect named them, with its route. (The simulator does
+    # not know that route, so it refuses: the refusal is shown, and nothing breaks.)
+    result = await _choose(hass, result, "close")
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "connect_retry"
+    assert result["errors"] == {"base": "connect_error"}
+    assert _session(simulator_state).route == "provider_select"
+
+
+async def test_error_route_is_shown_on_the_step(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+) -> None:
+    """Connect's `error` page reads as an error object: the same step, its message."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _to_providers(hass, await _tariff_settings(hass, entry))
+    token = _session(simulator_state)
+    simulator_state.inject_fault(
+        "connect",
+        body={
+            "connect_token": token.id,
+            "route": "error",
+            "data": {"code": "provider_unavailable", "message": "Try again later"},
+            "actions": ["BACK"],
+        },
+    )
+    result = await _submit(hass, result, {"provider": providers.library_id})
+    assert result["step_id"] == "provider_select"
+    assert result["errors"] == {"base": "connect_error"}
+    assert result["description_placeholders"]["connect_message"] == "Try again later"
+    assert result["description_placeholders"]["connect_code"] == "provider_unavailable"
+    # Nothing was lost: the same choice goes through once Connect answers again.
+    result = await _submit(hass, result, {"provider": providers.library_id})
+    assert result["step_id"] == "tariff_select_menu"
