@@ -234,7 +234,7 @@ async def test_edit_to_library_tariff(
     assert result["description_placeholders"]["tariff"] == "Standard Variable"
     assert result["description_placeholders"]["connection_type"] == "LIBRARY"
     assert result["description_placeholders"]["rates"] == (
-        "- 00:00 to 00:00: 0.2450 GBP/kWh"
+        "- All day: 0.2450 GBP/kWh"
     )
     result = await _choose(hass, result, "close")
     assert result["reason"] == "connect_closed"
