@@ -46,6 +46,7 @@ from tests.helpers import (
     setup_entry,
 )
 from tests.simulator.connect import add_provider
+from tests.simulator.connect_model import LaterPage
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -233,9 +234,7 @@ async def test_edit_to_library_tariff(
     assert result["step_id"] == "tariff_summary"
     assert result["description_placeholders"]["tariff"] == "Standard Variable"
     assert result["description_placeholders"]["connection_type"] == "LIBRARY"
-    assert result["description_placeholders"]["rates"] == (
-        "- All day: 0.2450 GBP/kWh"
-    )
+    assert result["description_placeholders"]["rates"] == ("- All day: 0.2450 GBP/kWh")
     result = await _choose(hass, result, "close")
     assert result["reason"] == "connect_closed"
     await hass.async_block_till_done()
@@ -521,19 +520,27 @@ async def test_redirect_that_carries_the_token(
     assert query["fp_cot"] == [_session(simulator_state).id]
 
 
+@pytest.mark.parametrize("end_route", ["session_complete", "complete_tariff"])
 async def test_session_complete_ends_the_flow(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator_state: SimulatorState,
     connect_entry: MockConfigEntry,
+    end_route: str,
 ) -> None:
-    """Zero's `session_complete` ends the flow as Anode's redirect does (§4)."""
-    simulator_state.connect.end_route = "session_complete"
+    """Zero's `session_complete` and the legacy `complete_tariff` end it too (§2, §4)."""
+    simulator_state.connect.end_route = end_route  # type: ignore[assignment]
     entry = await _loaded(hass, connect_entry, freezer)
     result = await _tariff_settings(hass, entry)
+    result = await _choose(hass, result, "wrong_tariff")
+    prices_calls = simulator_state.calls["prices"]
     result = await _choose(hass, result, "close")
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "connect_closed"
+    assert _session(simulator_state).route == end_route
+    await hass.async_block_till_done()
+    # Ended as with Anode's redirect: the location's prices are read again.
+    assert simulator_state.calls["prices"] > prices_calls
 
 
 # -- faults -------------------------------------------------------------------------------
@@ -1098,3 +1105,248 @@ async def test_set_up_refuses_plain_http_connect_url(
         },
     )
     assert result["errors"] == {"base": "insecure_api_url"}
+
+
+# -- pages the simple walks do not reach ----------------------------------------------
+
+
+ADVANCED_TARIFF = {
+    "market_rates": False,
+    "contract_start_date": None,
+    "contract_end_date": None,
+    "schedule": [
+        {
+            "months": ["All"],
+            "dates": [],
+            "days_and_hours": [
+                {
+                    "days": ["All"],
+                    "hours": [
+                        {
+                            "valid_from": "00:00:00",
+                            "valid_to": "00:00:00",
+                            "rate": [
+                                {
+                                    "fixed": 0.19,
+                                    "to_kwh": None,
+                                    "surcharge_fixed": 0,
+                                    "surcharge_percentage": 0,
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
+}
+
+
+async def test_advanced_capture(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+) -> None:
+    """ADVANCED, when the token asks for it: the schedule as an object (§2)."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    with patch.object(
+        connect_flow,
+        "ROUTE_OPTIONS",
+        ConnectRouteOptions(advanced_tariff_capture=True),
+    ):
+        result = await _to_providers(hass, await _tariff_settings(hass, entry))
+    assert _session(simulator_state).route_options == {"advanced_tariff_capture": True}
+    result = await _submit(hass, result, {"provider": providers.manual_id})
+    options = result["data_schema"].schema["options"].config["options"]
+    assert options == ["FIXED", "TIME_OF_DAY", "MARKET", "ADVANCED"]
+    result = await _submit(hass, result, {"options": "ADVANCED"})
+    assert result["step_id"] == "rate_advanced_capture"
+    assert result["description_placeholders"]["provider"] == "EDF Energy"
+    (field,) = result["data_schema"].schema
+    # Connect's empty tariff is offered to fill in.
+    assert field.description["suggested_value"]["schedule"] == []
+
+    # Connect refuses a schedule without entries: said on the same step, kept.
+    empty = {**ADVANCED_TARIFF, "schedule": []}
+    result = await _submit(hass, result, {"tariff": empty})
+    assert result["step_id"] == "rate_advanced_capture"
+    assert result["errors"] == {"base": "connect_error"}
+    assert result["description_placeholders"]["connect_code"] == "data_json_invalid"
+    (field,) = result["data_schema"].schema
+    assert field.description["suggested_value"] == empty
+
+    result = await _submit(hass, result, {"tariff": ADVANCED_TARIFF})
+    assert result["step_id"] == "tariff_summary"
+    placeholders = result["description_placeholders"]
+    assert placeholders["structure"] == "ADVANCED"
+    assert placeholders["rates"] == "- All day: 0.1900 GBP/kWh"
+    assert _session(simulator_state).capture.advanced == ADVANCED_TARIFF
+
+
+async def test_page_of_a_later_release(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+) -> None:
+    """A route Connect adds later is a menu of the actions known here (§2, §7)."""
+    simulator_state.connect.later_pages["tariff_summary"] = LaterPage(
+        route="tariff_review",
+        actions=("CONTINUE", "EDIT", "BACK", "CLOSE"),
+        data={"review": {"deadline": "2026-12-01"}},
+    )
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _to_providers(hass, await _tariff_settings(hass, entry))
+    result = await _submit(hass, result, {"provider": providers.manual_id})
+    result = await _submit(hass, result, {"options": "FIXED"})
+    result = await _submit(hass, result, {"cost": 0.22})
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "connect_page"
+    # CONTINUE means nothing here: the known actions and a way out are offered.
+    assert result["menu_options"] == ["edit", "back", "close"]
+    assert result["description_placeholders"]["route"] == "tariff_review"
+    assert result["description_placeholders"]["location"] == "Home"
+
+    # BACK: the page before it; on from there, Connect does not show it again.
+    result = await _choose(hass, result, "back")
+    assert result["step_id"] == "rate_fixed_capture"
+    result = await _submit(hass, result, {"cost": 0.23})
+    assert result["step_id"] == "tariff_summary"
+    assert result["description_placeholders"]["rates"] == "- All day: 0.2300 GBP/kWh"
+
+    # Its known actions work as anywhere: EDIT from a later page chooses again.
+    simulator_state.connect.later_pages["provider_select"] = LaterPage(
+        route="provider_news", actions=("EDIT", "CLOSE")
+    )
+    result = await _choose(hass, result, "edit")
+    assert result["step_id"] == "connect_page"
+    assert result["menu_options"] == ["edit", "close"]
+    result = await _choose(hass, result, "edit")
+    assert result["step_id"] == "provider_select_menu"
+    result = await _choose(hass, result, "close")
+    assert result["reason"] == "connect_closed"
+
+
+async def test_error_route_shown_on_the_step(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+) -> None:
+    """Connect's `error` render route reads as its error object: on the same step (§2)."""
+    simulator_state.connect.error_route = True
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _tariff_settings(hass, entry)
+    result = await _choose(hass, result, "edit")
+    result = await _choose(hass, result, "address_change")
+    # A city of spaces is no city: Connect is asked, and answers city_missing.
+    result = await _submit(hass, result, {"city": "  ", "country_code": "GB"})
+    assert result["step_id"] == "postal_address_capture"
+    assert result["errors"] == {"base": "connect_error"}
+    placeholders = result["description_placeholders"]
+    assert (placeholders["connect_code"], placeholders["connect_message"]) == (
+        "city_missing",
+        "city is required",
+    )
+    assert _session(simulator_state).route == "postal_address_capture"
+    result = await _submit(hass, result, {"city": "Leeds", "country_code": "GB"})
+    assert result["step_id"] == "provider_select_menu"
+
+
+async def _login_back(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    result: Result,
+    providers: ConnectProviders,
+) -> Result:
+    """Log in on the provider's page and come back, as the browser does."""
+    assert result["type"] is FlowResultType.EXTERNAL_STEP, result
+    back = await follow_provider_login(
+        result["url"], providers.direct_username, providers.direct_password
+    )
+    client = await hass_client_no_auth()
+    parts = urlsplit(back)
+    response = await client.get(f"{parts.path}?{parts.query}")
+    assert response.status == HTTPStatus.OK
+    return await hass.config_entries.options.async_configure(result["flow_id"])
+
+
+async def test_dismiss_direct_from_pending(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """DISMISS_DIRECT, where the pending page lists it: the provider's library."""
+    simulator_state.connect.web_actions = True
+    direct = simulator_state.connect.providers[providers.direct_id].direct
+    assert direct is not None
+    direct.outcome = "PENDING"
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _to_providers(hass, await _tariff_settings(hass, entry))
+    result = await _submit(hass, result, {"provider": providers.direct_id})
+    result = await _login_back(hass, hass_client_no_auth, result, providers)
+    assert result["step_id"] == "tariff_connection_pending"
+    assert result["menu_options"] == [
+        "edit",
+        "disconnect",
+        "dismiss_direct",
+        "back",
+        "close",
+    ]
+    result = await _choose(hass, result, "dismiss_direct")
+    assert result["step_id"] == "tariff_select_menu"
+    result = await _choose(hass, result, "tariff_select")
+    options = result["data_schema"].schema["tariff"].config["options"]
+    assert [option["label"] for option in options] == [
+        "Octopus Go: Cheap nights from 00:30 to 05:30"
+    ]
+    result = await _submit(hass, result, {"tariff": options[0]["value"]})
+    assert result["step_id"] == "tariff_summary"
+    assert result["description_placeholders"]["connection_type"] == "LIBRARY"
+
+
+async def test_reconnect_from_failed(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """RECONNECT, where the failed page lists it: the provider's login again."""
+    simulator_state.connect.web_actions = True
+    direct = simulator_state.connect.providers[providers.direct_id].direct
+    assert direct is not None
+    direct.outcome = "FAILED"
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _to_providers(hass, await _tariff_settings(hass, entry))
+    result = await _submit(hass, result, {"provider": providers.direct_id})
+    first_url = result["url"]
+    result = await _login_back(hass, hass_client_no_auth, result, providers)
+    assert result["step_id"] == "tariff_connection_failed"
+    assert result["menu_options"] == [
+        "edit",
+        "disconnect",
+        "reconnect",
+        "back",
+        "close",
+    ]
+    direct.outcome = "CONNECTED"
+    result = await _choose(hass, result, "reconnect")
+    assert result["type"] is FlowResultType.EXTERNAL_STEP
+    assert result["step_id"] == "session_redirect"
+    # A new state for the new login: the first one was used up.
+    assert (
+        parse_qs(urlsplit(result["url"]).query)[STATE_PARAM]
+        != parse_qs(urlsplit(first_url).query)[STATE_PARAM]
+    )
+    result = await _login_back(hass, hass_client_no_auth, result, providers)
+    assert result["step_id"] == "tariff_summary"
+    assert result["description_placeholders"]["connection_type"] == "DIRECT"
+    assert result["description_placeholders"]["tariff"] == "Agile Octopus"
