@@ -45,6 +45,7 @@ from tests.helpers import (
     follow_provider_login,
     setup_entry,
 )
+from tests.simulator.app import ApiError, error_object
 from tests.simulator.connect import add_provider
 from tests.simulator.connect_model import LaterPage
 
@@ -1350,3 +1351,320 @@ async def test_reconnect_from_failed(
     assert result["step_id"] == "tariff_summary"
     assert result["description_placeholders"]["connection_type"] == "DIRECT"
     assert result["description_placeholders"]["tariff"] == "Agile Octopus"
+
+
+# -- Connect's validation errors, each on the step that caused it ------------------------
+
+# How each form page is reached from the tariff summary (with every optional page on).
+_EDIT = ("choose", "edit")
+_PROVIDERS = ("choose", "provider_select")
+PAGE_PATHS: dict[str, list[tuple[str, Any]]] = {
+    "postal_address_capture": [_EDIT, ("choose", "address_change")],
+    "provider_select": [_EDIT, _PROVIDERS],
+    "provider_name_capture": [
+        _EDIT,
+        ("choose", "provider_missing"),
+        ("choose", "provider_name_capture"),
+    ],
+    "tariff_select": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "library"}),
+        ("choose", "tariff_select"),
+    ],
+    "tariff_structure_select": [_EDIT, _PROVIDERS, ("submit", {"provider": "manual"})],
+    "rate_fixed_capture": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "manual"}),
+        ("submit", {"options": "FIXED"}),
+    ],
+    "rate_tod_capture": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "manual"}),
+        ("submit", {"options": "TIME_OF_DAY"}),
+    ],
+    "rate_advanced_capture": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "manual"}),
+        ("submit", {"options": "ADVANCED"}),
+    ],
+    "surcharge_capture": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "manual"}),
+        ("submit", {"options": "MARKET"}),
+    ],
+    "region_select": [
+        _EDIT,
+        ("choose", "address_change"),
+        ("submit", {"city": "Aarhus", "country_code": "DK"}),
+        _PROVIDERS,
+        ("submit", {"provider": "danish"}),
+        ("submit", {"options": "MARKET"}),
+        ("submit", {"fixed": 0.02, "percentage": 10}),
+    ],
+    "tariff_name_capture": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "manual"}),
+        ("submit", {"options": "FIXED"}),
+        ("submit", {"cost": 0.2}),
+    ],
+    "contract_term_capture": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "manual"}),
+        ("submit", {"options": "FIXED"}),
+        ("submit", {"cost": 0.2}),
+        ("submit", {"tariff": "Fix 20"}),
+    ],
+}
+# What is typed on each page when Connect is to refuse it by an injected answer.
+VALID_INPUT: dict[str, dict[str, Any]] = {
+    "postal_address_capture": {"city": "Leeds", "country_code": "GB"},
+    "provider_select": {"provider": "manual"},
+    "provider_name_capture": {"provider": "Acme Power"},
+    "tariff_select": {"tariff": "standard"},
+    "tariff_structure_select": {"options": "FIXED"},
+    "rate_fixed_capture": {"cost": 0.2},
+    "rate_tod_capture": {
+        "valid_from": "07:00:00",
+        "valid_to": "22:00:00",
+        "cost": 0.3,
+        "night_cost": 0.1,
+    },
+    "rate_advanced_capture": {"tariff": ADVANCED_TARIFF},
+    "surcharge_capture": {"fixed": 0.02, "percentage": 10},
+    "region_select": {"region": "DK2"},
+    "tariff_name_capture": {"tariff": "Fix 20"},
+    "contract_term_capture": {
+        "contract_end_date": "2027-03-31",
+        "contract_term_type": "FIXED",
+    },
+}
+# connect.md §2, each page's error codes (Zero's and Busbar's extra ones too). Where
+# what is typed here reaches Connect as it is, the input makes the simulator refuse
+# it by its own rules; otherwise (the form's own checks stop it first) the simulator
+# is made to answer the code, to prove how it is shown.
+PAGE_ERRORS: dict[str, list[tuple[str, dict[str, Any] | None]]] = {
+    "postal_address_capture": [
+        ("city_missing", {"city": "   ", "country_code": "GB"}),
+        ("country_code_missing", {"city": "Leeds", "country_code": " "}),
+        ("country_code_invalid", {"city": "Leeds", "country_code": "GBR"}),
+        ("timezone_not_found", {"city": "Tokyo", "country_code": "JP"}),
+        ("data_json_invalid", None),
+        ("address_line1_missing", None),
+        ("post_code_missing", None),
+        ("geo_location_not_found", None),
+    ],
+    "provider_select": [
+        ("provider_not_found", {"provider": "Acme Power"}),
+        ("provider_id_invalid", {"provider": "danish"}),
+        ("provider_id_missing", None),
+        ("data_json_invalid", None),
+    ],
+    "provider_name_capture": [
+        ("provider_name_missing", {"provider": "   "}),
+        ("data_json_invalid", None),
+    ],
+    "tariff_select": [
+        ("tariff_id_missing", None),
+        ("tariff_not_found", None),
+        ("tariff_id_invalid", None),
+        ("data_json_invalid", None),
+    ],
+    "tariff_structure_select": [
+        ("option_invalid", None),
+        ("option_not_supported", None),
+        ("data_json_invalid", None),
+    ],
+    "rate_fixed_capture": [
+        ("cost_value_zero", None),
+        ("cost_value_negative", None),
+        ("data_json_invalid", None),
+    ],
+    "rate_tod_capture": [
+        ("cost_value_zero", None),
+        ("cost_value_negative", None),
+        ("valid_from_invalid", None),
+        ("valid_to_invalid", None),
+        ("gap_in_time_period", None),
+        ("incomplete_time_period", None),
+        ("data_json_invalid", None),
+    ],
+    "rate_advanced_capture": [
+        ("data_json_invalid", {"tariff": {**ADVANCED_TARIFF, "schedule": []}}),
+    ],
+    "surcharge_capture": [
+        ("surcharge_percentage_invalid", None),
+        ("market_region_invalid", None),
+        ("geo_location_not_found", None),
+        ("data_json_invalid", None),
+    ],
+    "region_select": [("data_json_invalid", None)],
+    "tariff_name_capture": [
+        ("tariff_name_missing", {"tariff": "   "}),
+        ("data_json_invalid", None),
+    ],
+    "contract_term_capture": [
+        ("date_format_invalid", None),
+        ("data_json_invalid", None),
+    ],
+}
+
+
+def _resolve(
+    data: dict[str, Any], providers: ConnectProviders, danish: str
+) -> dict[str, Any]:
+    """Put the seeded ids in for the names the tables use."""
+    ids = {
+        "library": providers.library_id,
+        "manual": providers.manual_id,
+        "standard": providers.standard_tariff_id,
+        "danish": danish,
+    }
+    return {
+        key: ids.get(value, value) if isinstance(value, str) else value
+        for key, value in data.items()
+    }
+
+
+def _refuse_next(simulator_state: SimulatorState, route: str, code: str) -> str:
+    """Make Connect answer the next request with a validation error object (§2)."""
+    message = f"Flatpeak says: {code.replace('_', ' ')}"
+    body = error_object(
+        simulator_state,
+        ApiError(
+            400,
+            code,
+            message,
+            error_type="invalid_request",
+            context=f"connect.{route}",
+            live_mode=True,
+        ),
+    )
+    body["connect_token"] = _session(simulator_state).id
+    simulator_state.inject_fault("connect", status=400, body=body)
+    return message
+
+
+@pytest.mark.parametrize("page", list(PAGE_ERRORS))
+async def test_connect_errors_on_their_step(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+    page: str,
+) -> None:
+    """Each code Connect answers a page with shows on that step, with its message."""
+    danish = add_provider(simulator_state, "Nordlys", country_codes=("DK",)).id
+    entry = await _loaded(hass, connect_entry, freezer)
+    with patch.object(
+        connect_flow,
+        "ROUTE_OPTIONS",
+        ConnectRouteOptions(
+            advanced_tariff_capture=True,
+            tariff_name_capture=True,
+            contract_term_capture=True,
+        ),
+    ):
+        result = await _tariff_settings(hass, entry)
+    for kind, value in PAGE_PATHS[page]:
+        if kind == "choose":
+            result = await _choose(hass, result, value)
+        else:
+            result = await _submit(hass, result, _resolve(value, providers, danish))
+    assert result["step_id"] == page
+
+    valid = _resolve(VALID_INPUT[page], providers, danish)
+    for code, refused in PAGE_ERRORS[page]:
+        calls = simulator_state.calls["connect"]
+        message: str | None = None
+        if refused is None:
+            message = _refuse_next(simulator_state, page, code)
+            typed = valid
+        else:
+            typed = _resolve(refused, providers, danish)
+        result = await _submit(hass, result, typed)
+        assert simulator_state.calls["connect"] == calls + 1, code
+        assert result["type"] is FlowResultType.FORM, (code, result)
+        assert result["step_id"] == page, code
+        assert result["errors"] == {"base": "connect_error"}, code
+        placeholders = result["description_placeholders"]
+        assert placeholders["connect_code"] == code
+        if message is not None:
+            assert placeholders["connect_message"] == message
+        else:
+            assert placeholders["connect_message"], code
+        # What was typed is offered again, and Connect is still on the page.
+        suggested = {
+            str(key): key.description["suggested_value"]
+            for key in result["data_schema"].schema
+            if key.description and "suggested_value" in key.description
+        }
+        assert {k: v for k, v in typed.items() if k in suggested} == {
+            k: suggested[k] for k in typed if k in suggested
+        }, code
+        assert _session(simulator_state).route == page, code
+
+    # Nothing was lost: the same page goes on once Connect accepts.
+    result = await _submit(hass, result, valid)
+    assert result.get("errors") in (None, {}), result
+    assert result["step_id"] != page
+
+
+async def test_refused_action_shows_the_page_again(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+) -> None:
+    """An action Connect refuses is said, then the page as Connect now has it (§2)."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    first = await _tariff_settings(hass, entry)
+    second = await _tariff_settings(hass, entry)
+    assert "wrong_tariff" in second["menu_options"]
+    # Reported in the first: "Not available if already reported", in the second too.
+    first = await _choose(hass, first, "wrong_tariff")
+    assert "wrong_tariff" not in first["menu_options"]
+    calls = simulator_state.calls["connect"]
+    second = await _choose(hass, second, "wrong_tariff")
+    assert second["step_id"] == "connect_retry"
+    assert second["errors"] == {"base": "connect_error"}
+    placeholders = second["description_placeholders"]
+    assert placeholders["connect_code"] == "action_invalid"
+    assert placeholders["connect_message"] == "The tariff was reported already"
+    # Going on reads the page again rather than sending the refused action again.
+    second = await _submit(hass, second, {})
+    assert simulator_state.calls["connect"] == calls + 2
+    assert second["step_id"] == "tariff_summary"
+    assert "wrong_tariff" not in second["menu_options"]
+    assert simulator_state.connect.wrong_tariff_reports == [
+        next(iter(simulator_state.connect.tokens))
+    ]
+
+
+@pytest.mark.parametrize("code", ["action_missing", "action_invalid"])
+async def test_action_errors_of_outcome_pages(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    code: str,
+) -> None:
+    """The summary's action errors (§2): said, and the summary is offered again."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _tariff_settings(hass, entry)
+    message = _refuse_next(simulator_state, "tariff_summary", code)
+    result = await _choose(hass, result, "edit")
+    assert result["step_id"] == "connect_retry"
+    assert result["errors"] == {"base": "connect_error"}
+    assert result["description_placeholders"]["connect_code"] == code
+    assert result["description_placeholders"]["connect_message"] == message
+    result = await _submit(hass, result, {})
+    assert result["step_id"] == "tariff_summary"
+    assert _session(simulator_state).route == "tariff_summary"
