@@ -29,9 +29,11 @@ from custom_components.flatpeak.api.connect_models import (
     ConnectToken,
 )
 from custom_components.flatpeak.const import (
+    CONF_API_KEY,
     CONF_CONNECT_API_URL,
     CONF_FOLLOW_ALL_LOCATIONS,
     CONF_LOCATIONS,
+    CONF_REQUIRE_SIGNED_WEBHOOKS,
     DOMAIN,
 )
 from custom_components.flatpeak.tariff import connect_flow
@@ -41,6 +43,7 @@ from tests.helpers import (
     HOME_ID,
     LIVE_KEY,
     NOW,
+    TEST_KEY,
     WEBHOOK_PATH,
     follow_provider_login,
     setup_entry,
@@ -1668,3 +1671,87 @@ async def test_action_errors_of_outcome_pages(
     result = await _submit(hass, result, {})
     assert result["step_id"] == "tariff_summary"
     assert _session(simulator_state).route == "tariff_summary"
+
+
+# -- test mode ------------------------------------------------------------------------------
+
+
+def _test_mode_entry(connect_entry: MockConfigEntry) -> MockConfigEntry:
+    """The same account with a test key: Flatpeak's test data, no location yet."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Flatpeak (test)",
+        unique_id=f"{ACCOUNT_ID}_test",
+        data={**connect_entry.data, CONF_API_KEY: TEST_KEY},
+        options={
+            CONF_LOCATIONS: [],
+            CONF_FOLLOW_ALL_LOCATIONS: True,
+            CONF_REQUIRE_SIGNED_WEBHOOKS: False,
+        },
+    )
+
+
+async def test_test_mode_session_end_to_end(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+) -> None:
+    """A test key's entry adds a test-mode location through Connect and follows it."""
+    entry = await _loaded(hass, _test_mode_entry(connect_entry), freezer)
+    assert entry.state is ConfigEntryState.LOADED
+    result = await _options(hass, entry, "add_location")
+    result = await _add_location(hass, result, providers, "Lab")
+    token = _session(simulator_state)
+    # The token, every page and the location are the test key's mode.
+    assert token.live_mode is False
+    assert result["description_placeholders"]["connection_type"] == "MANUAL"
+    result = await _choose(hass, result, "close")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "location_added"
+    location = simulator_state.locations[token.location_id]
+    assert location["live_mode"] is False
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.lab_current_price") == "0.2"
+    # The live entry's Home is not the test entry's.
+    assert hass.states.get("sensor.home_current_price") is None
+
+
+async def test_test_mode_refuses_a_live_session(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+) -> None:
+    """A live token, or a live page, in a test entry's session aborts (§1, §2)."""
+    entry = await _loaded(hass, _test_mode_entry(connect_entry), freezer)
+    simulator_state.inject_fault(
+        "connect_token_create",
+        status=200,
+        body={"connect_token": "cot_live", "expires_in": 86400, "live_mode": True},
+    )
+    result = await _options(hass, entry, "add_location")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"location_reference_id": "Lab"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "connect_live_mode_mismatch"
+
+    # A page that says live, later in a test session, stops it there too.
+    result = await _options(hass, entry, "add_location")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"location_reference_id": "Lab"}
+    )
+    assert result["step_id"] == "postal_address_capture"
+    live_page = {
+        "connect_token": _session(simulator_state).id,
+        "route": "provider_select",
+        "live_mode": True,
+        "data": {"providers": []},
+    }
+    simulator_state.inject_fault("connect", status=200, body=live_page)
+    result = await _submit(hass, result, {"city": "Leeds", "country_code": "GB"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "connect_live_mode_mismatch"
