@@ -1755,3 +1755,98 @@ async def test_test_mode_refuses_a_live_session(
     result = await _submit(hass, result, {"city": "Leeds", "country_code": "GB"})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "connect_live_mode_mismatch"
+
+
+# -- the options' ways into Connect in every state of the entry -----------------------------
+
+
+async def test_options_of_an_entry_not_loaded(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+) -> None:
+    """An entry that is not loaded still opens tariff settings and adds locations."""
+    freezer.move_to(NOW)
+    connect_entry.add_to_hass(hass)
+    assert connect_entry.state is ConfigEntryState.NOT_LOADED
+    result = await _tariff_settings(hass, connect_entry)
+    assert result["step_id"] == "tariff_summary"
+    result = await _choose(hass, result, "close")
+    assert result["reason"] == "connect_closed"
+
+    result = await _options(hass, connect_entry, "add_location")
+    # No followed location's name is taken: Home Assistant's own is suggested.
+    (field,) = result["data_schema"].schema
+    assert field.description["suggested_value"] == hass.config.location_name
+    result = await _add_location(hass, result, providers, "Cottage")
+    result = await _choose(hass, result, "close")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert connect_entry.options[CONF_LOCATIONS] == [
+        HOME_ID,
+        _session(simulator_state).location_id,
+    ]
+    # New options reload the entry, which sets it up.
+    await hass.async_block_till_done()
+    assert connect_entry.state is ConfigEntryState.LOADED
+
+
+async def test_tariff_settings_locations_unreadable(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+) -> None:
+    """The locations cannot be listed: said on the step; submitting lists them again."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    simulator_state.inject_fault("locations", status=503)
+    result = await _options(hass, entry, "tariff_settings")
+    assert result["step_id"] == "tariff_settings"
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["data_schema"].schema == {}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "tariff_settings"
+    assert result["errors"] == {}
+    assert [str(key) for key in result["data_schema"].schema] == ["location_id"]
+
+
+async def test_add_location_left_before_saving(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+) -> None:
+    """Leaving Connect before a tariff is saved adds nothing (no location was made)."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    locations = set(simulator_state.locations)
+    result = await _options(hass, entry, "add_location")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"location_reference_id": "Shed"}
+    )
+    result = await _submit(hass, result, {"city": "Leeds", "country_code": "GB"})
+    result = await _choose(hass, result, "close")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "connect_closed"
+    assert set(simulator_state.locations) == locations
+    assert entry.options[CONF_LOCATIONS] == [HOME_ID]
+
+
+async def test_tariff_settings_of_a_location_not_followed(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+) -> None:
+    """An account's location that the entry does not follow opens, and stays unfollowed."""
+    simulator_state.add_location(ACCOUNT_ID, "loc_cottage", reference_id="Cottage")
+    simulator_state.set_status("loc_cottage", tariff_name="Flexible")
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _tariff_settings(hass, entry, "loc_cottage")
+    assert result["step_id"] == "tariff_summary"
+    assert result["description_placeholders"]["location"] == "Cottage"
+    result = await _choose(hass, result, "close")
+    assert result["reason"] == "connect_closed"
+    await hass.async_block_till_done()
+    assert entry.options[CONF_LOCATIONS] == [HOME_ID]
+    assert hass.states.get("sensor.cottage_current_price") is None
