@@ -20,6 +20,7 @@ from homeassistant.helpers.network import NoURLAvailableError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.flatpeak import config_flow
 from custom_components.flatpeak.api.client import (
     API_VERSION,
     DEFAULT_API_URL,
@@ -799,6 +800,62 @@ async def test_reconfigure_errors_then_recover(
     assert result["reason"] == "reconfigure_successful"
     assert entry.data[CONF_API_URL] == simulator.url
     await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize(
+    ("url", "insecure"),
+    [
+        ("https://api.example.com", False),
+        ("http://localhost:8080", False),
+        ("http://127.0.0.1:8080", False),
+        ("http://[::1]:8080", False),
+        ("http://api.example.com", True),
+        ("http://192.168.1.10", True),
+        ("ftp://api.example.com", True),
+        ("https://", True),
+        ("api.example.com", True),
+    ],
+)
+def test_insecure_api_url(url: str, insecure: bool) -> None:
+    """Plain http only for this machine; any other scheme or no host is refused."""
+    assert config_flow._insecure_api_url(url) is insecure
+
+
+async def test_reconfigure_refuses_plain_http(
+    hass: HomeAssistant, simulator: RunningSimulator
+) -> None:
+    """Reconfigure holds both URLs to the same rule as set-up; nothing is stored."""
+    entry = _entry(simulator)
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_API_URL: simulator.url,
+            CONF_CONNECT_API_URL: "http://connect.example.com",
+        },
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "insecure_api_url"}
+    assert CONF_CONNECT_API_URL not in entry.data
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_URL: "http://api.example.com"}
+    )
+    assert result["errors"] == {"base": "insecure_api_url"}
+    assert entry.data[CONF_API_URL] == simulator.url
+
+
+async def test_target_windows_are_subentries(
+    hass: HomeAssistant, simulator: RunningSimulator
+) -> None:
+    """The entry's page offers target windows, each a subentry of its own flow."""
+    entry = _entry(simulator)
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "target_window"), context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
 
 
 # -- options ---------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from tests.simulator import (
     start_simulator,
 )
 from tests.simulator.connect import check_day_cover
+from tests.simulator.connect_model import LaterPage
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -1295,7 +1296,30 @@ async def test_control_endpoints_for_connect(client: Client, clock: Clock) -> No
         "single_use": True,
         "end_route": "session_complete",
         "redirect_url_has_token": False,
+        "web_actions": False,
+        "error_route": False,
+        "later_pages": {},
     }
+    settings = await control(
+        "connect_settings",
+        {
+            "web_actions": True,
+            "error_route": True,
+            "later_pages": {"tariff_summary": {"route": "tariff_review"}},
+        },
+    )
+    assert settings["later_pages"] == {
+        "tariff_summary": {
+            "route": "tariff_review",
+            "actions": ["CONTINUE", "BACK", "CLOSE"],
+            "data": {},
+        }
+    }
+    assert (settings["web_actions"], settings["error_route"]) == (True, True)
+    await control(
+        "connect_settings",
+        {"web_actions": False, "error_route": False, "later_pages": {}},
+    )
     token = await client.token(postal_address=LONDON)
     await client.start(token)
     page = await client.page(
@@ -1360,3 +1384,123 @@ def test_demo_seeds_connect_providers() -> None:
     }
     direct = state.connect.providers[demo.connect.direct_id].direct
     assert isinstance(direct, DirectLogin)
+
+
+# -- what the reference client knows beyond the docs, and later releases --------------
+
+
+async def test_web_actions_listed_for_a_direct_login(
+    client: Client, state: SimulatorState, providers: ConnectProviders
+) -> None:
+    """With the switch, pending lists DISMISS_DIRECT and failed lists RECONNECT (§2)."""
+    state.connect.web_actions = True
+    direct = state.connect.providers[providers.direct_id].direct
+    assert direct is not None
+    direct.outcome = "PENDING"
+    pending = await client.token(postal_address=LONDON)
+    await login(client, pending, providers)
+    page = await client.start(pending)
+    assert page["actions"] == ["EDIT", "DISCONNECT", "DISMISS_DIRECT", "BACK", "CLOSE"]
+    page = await client.page(
+        pending, route="tariff_connection_pending", action="DISMISS_DIRECT"
+    )
+    assert page["route"] == "tariff_select"
+
+    direct.outcome = "FAILED"
+    failed = await client.token(postal_address=LONDON)
+    await login(client, failed, providers)
+    page = await client.start(failed)
+    assert page["actions"] == ["EDIT", "DISCONNECT", "RECONNECT", "BACK", "CLOSE"]
+    # Not for a location opened on its failed tariff: no DIRECT login is known.
+    location_id = connected_location(state)
+    state.set_status(location_id, status="ERROR")
+    opened = await client.token(location_id=location_id)
+    page = await client.start(opened)
+    assert page["route"] == "tariff_connection_failed"
+    assert page["actions"] == ["EDIT", "DISCONNECT", "BACK", "CLOSE"]
+
+
+async def test_error_route_instead_of_error_objects(
+    client: Client, state: SimulatorState
+) -> None:
+    """With the switch, a refusal is the `error` page; the session stays (§2)."""
+    state.connect.error_route = True
+    token = await client.token()
+    await client.start(token)
+    page = await client.page(
+        token,
+        route="postal_address_capture",
+        data={"postal_address": {"country_code": "GB"}},
+    )
+    assert page["route"] == "error"
+    assert page["data"] == {
+        "error_code": "city_missing",
+        "error_message": "city is required",
+    }
+    assert (await client.start(token))["route"] == "postal_address_capture"
+    # Token errors stay error objects: there is no session to render a page in.
+    await client.error("cot_unknown", "connect_token_invalid", route="session_start")
+
+
+async def test_later_page_before_an_anode_page(
+    client: Client, state: SimulatorState
+) -> None:
+    """A later release's page comes once before its Anode page; CONTINUE goes on."""
+    state.connect.later_pages["tariff_summary"] = LaterPage(
+        route="tariff_review",
+        actions=("CONTINUE", "EDIT", "BACK", "CLOSE"),
+        data={"note": "new"},
+    )
+    token = await client.token(postal_address=LONDON)
+    await client.start(token)
+    page = await client.manual_fixed(token)
+    assert (page["route"], page["actions"], page["data"]) == (
+        "tariff_review",
+        ["CONTINUE", "EDIT", "BACK", "CLOSE"],
+        {"note": "new"},
+    )
+    await client.error(token, "action_missing", route="tariff_review", data={})
+    await client.error(token, "action_invalid", route="tariff_review", action="SAVE")
+    page = await client.page(token, route="tariff_review", action="CONTINUE")
+    assert page["route"] == "tariff_summary"
+    # BACK from the summary skips the later page: it was the rate page before it.
+    page = await client.page(token, route="tariff_summary", action="BACK")
+    assert page["route"] == "rate_fixed_capture"
+    page = await client.page(token, route="rate_fixed_capture", data={"cost": 0.3})
+    assert page["route"] == "tariff_summary"
+    # Its Anode actions work as anywhere.
+    again = await client.token(postal_address=LONDON)
+    await client.start(again)
+    await client.manual_fixed(again)
+    page = await client.page(again, route="tariff_review", action="EDIT")
+    assert page["route"] == "provider_select"
+
+
+async def test_wrong_tariff_reported_by_another_session(
+    client: Client, state: SimulatorState
+) -> None:
+    """A tariff reported in one session is not offered, nor taken, in another (§2)."""
+    location_id = connected_location(state)
+    first = await client.token(location_id=location_id)
+    second = await client.token(location_id=location_id)
+    assert "WRONG_TARIFF" in (await client.start(second))["actions"]
+    await client.start(first)
+    await client.page(first, route="tariff_summary", action="WRONG_TARIFF")
+    await client.error(
+        second, "action_invalid", route="tariff_summary", action="WRONG_TARIFF"
+    )
+    assert "WRONG_TARIFF" not in (await client.start(second))["actions"]
+
+
+@pytest.mark.parametrize("end_route", ["session_complete", "complete_tariff"])
+async def test_older_end_pages(
+    client: Client, state: SimulatorState, end_route: str
+) -> None:
+    """Zero's session_complete and the legacy complete_tariff carry the callback (§2)."""
+    state.connect.end_route = end_route  # type: ignore[assignment]
+    token = await client.token()
+    await client.start(token)
+    page = await client.page(token, route="postal_address_capture", action="CLOSE")
+    assert page["route"] == end_route
+    assert "actions" not in page
+    assert page["data"] == {"callback_uri": f"{CALLBACK_URL}&fp_cot={token}"}

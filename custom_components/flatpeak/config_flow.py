@@ -515,7 +515,13 @@ class FlatpeakOptionsFlow(ConnectFlowMixin[ConfigFlowResult], OptionsFlowWithRel
                 self._locations = await client.list_locations()
         if self._locations == []:
             return self.async_abort(reason="no_locations")
-        if user_input is not None and self._locations is not None:
+        # The form shown after a failed listing has no field: its submit lists again
+        # (above) and then offers the choice.
+        if (
+            user_input is not None
+            and self._locations is not None
+            and CONF_LOCATION_ID in user_input
+        ):
             location_id = str(user_input[CONF_LOCATION_ID])
             # connect.md §6 "Tariff settings page": the status is read each time the
             # page is shown; a location Flatpeak cannot answer for is not opened.

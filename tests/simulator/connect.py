@@ -20,6 +20,7 @@ from .connect_model import (
     ConnectToken,
     DirectLogin,
     DirectOutcome,
+    LaterPage,
     LibraryTariff,
     Provider,
     TodPeriod,
@@ -79,14 +80,21 @@ PAGE_ACTIONS: dict[str, tuple[str, ...]] = {
     "tariff_connection_failed": ("EDIT", "DISCONNECT"),
     "session_redirect": (),
     "session_complete": (),
+    "complete_tariff": (),
 }
 #: Pages without actions: the client navigates instead (§3.1, §4).
-REDIRECT_ROUTES = frozenset({"session_redirect", "session_complete"})
+REDIRECT_ROUTES = frozenset({"session_redirect", "session_complete", "complete_tariff"})
 #: Accepted although not advertised: the WEB client's types list them (§2).
 EXTRA_ACTIONS: dict[str, tuple[str, ...]] = {
     "tariff_select": ("ADDRESS_CHANGE",),
     "tariff_connection_pending": ("DISMISS_DIRECT",),
     "tariff_connection_failed": ("RECONNECT",),
+}
+#: Listed too with `ConnectState.web_actions`, for a DIRECT provider (§2: the WEB
+#: client's types list DISMISS_DIRECT on the pending page, RECONNECT on the failed one).
+WEB_ACTIONS: dict[str, str] = {
+    "tariff_connection_pending": "DISMISS_DIRECT",
+    "tariff_connection_failed": "RECONNECT",
 }
 #: Pages answered with an action only.
 ACTION_PAGES = frozenset(
@@ -96,6 +104,7 @@ ACTION_PAGES = frozenset(
         "tariff_connection_failed",
         "session_redirect",
         "session_complete",
+        "complete_tariff",
     }
 )
 _ADDRESS_FIELDS = (
@@ -536,10 +545,17 @@ def converse(state: SimulatorState, body: Any) -> Reply:
         )
     action, data = body.get("action"), body.get("data")
     # The WEB client sends `type: submit` too; it means nothing here (§2).
-    if action is not None:
-        session.act(action)
-    else:
-        session.submit(data)
+    try:
+        if action is not None:
+            session.act(action)
+        else:
+            session.submit(data)
+    except ConnectError as err:
+        if not state.connect.error_route:
+            raise
+        # The `error` render route of the reference client's types (§2): a page,
+        # not an error object; the session stays on the page that was answered.
+        return Reply(session.error_page(err))
     return session.reply()
 
 
@@ -701,6 +717,12 @@ class _Session:
 
     def go(self, route: str) -> None:
         """Show another page; BACK returns to this one."""
+        later = self.state.connect.later_pages.get(route)
+        if later is not None and route not in self.token.later_seen:
+            # A page of a later release comes first, once per session.
+            self.token.later_seen.add(route)
+            self.token.later_before = route
+            route = later.route
         if self.token.route is not None and self.token.route != route:
             self.token.history.append(self.token.route)
         self.token.route = route
@@ -738,20 +760,63 @@ class _Session:
         self.token.history.clear()
         self.token.route = self.state.connect.end_route
 
+    def later_page(self) -> LaterPage | None:
+        """Return the page of a later release being shown, if one is."""
+        before = self.token.later_before
+        later = self.state.connect.later_pages.get(before) if before else None
+        return later if later is not None and later.route == self.token.route else None
+
+    def error_page(self, err: ConnectError) -> dict[str, Any]:
+        """Render a refusal as the `error` route (§2, the reference client's types)."""
+        return {
+            "connect_token": self.token.id,
+            "route": "error",
+            "live_mode": self.token.live_mode,
+            "direction": self.token.direction,
+            "type": self.token.tariff_type,
+            "data": {"error_code": err.code, "error_message": err.message},
+        }
+
     def act(self, action: Any) -> None:
         """Apply a page's action."""
         route = self.token.route
         assert route is not None
+        if (later := self.later_page()) is not None:
+            self.act_later(later, action)
+            return
         allowed = (*PAGE_ACTIONS[route], *EXTRA_ACTIONS.get(route, ()), *NAVIGATION)
         if not isinstance(action, str) or action not in allowed:
             raise self.error(
                 "action_invalid", f"{action!r} is not an action of {route}"
             )
-        if action == "WRONG_TARIFF" and self.token.wrong_tariff_reported:
+        if action == "WRONG_TARIFF" and self.wrong_tariff_reported():
             # "Not available if already reported" (§2 tariff_summary).
             raise self.error("action_invalid", "The tariff was reported already")
         handler = getattr(self, f"action_{action.lower()}")
         handler()
+
+    def act_later(self, later: LaterPage, action: Any) -> None:
+        """Apply an action of a later page: Anode's as anywhere; others go on."""
+        if not isinstance(action, str) or action not in later.actions:
+            raise self.error(
+                "action_invalid", f"{action!r} is not an action of {later.route}"
+            )
+        before = self.token.later_before
+        assert before is not None
+        self.token.later_before = None
+        handler = getattr(self, f"action_{action.lower()}", None)
+        if handler is None:
+            self.token.route = before
+        else:
+            handler()
+
+    def wrong_tariff_reported(self) -> bool:
+        """Whether this session's tariff was reported wrong, by any session."""
+        location_id = self.token.location_id
+        return self.token.wrong_tariff_reported or (
+            location_id is not None
+            and (location_id, self.token.slot) in self.state.connect.reported_tariffs
+        )
 
     def action_back(self) -> None:
         """BACK: the previous page; on the first, leave (Busbar's wording, §2)."""
@@ -794,6 +859,10 @@ class _Session:
         """WRONG_TARIFF: reported to Flatpeak; the summary stays."""
         self.token.wrong_tariff_reported = True
         self.state.connect.wrong_tariff_reports.append(self.token.id)
+        if self.token.location_id is not None:
+            self.state.connect.reported_tariffs.add(
+                (self.token.location_id, self.token.slot)
+            )
 
     def action_dismiss_direct(self) -> None:
         """DISMISS_DIRECT (WEB types): give up waiting for the DIRECT tariff."""
@@ -828,7 +897,7 @@ class _Session:
         """Apply a page's form answer."""
         route = self.token.route
         assert route is not None
-        if route in ACTION_PAGES:
+        if route in ACTION_PAGES or self.later_page() is not None:
             raise self.error("action_missing", f"{route} takes an action")
         if route == "contract_term_capture" and data is None:
             # The WEB client's "Until terminated" posts no data at all (§2).
@@ -1233,16 +1302,33 @@ class _Session:
             # Doc examples carry the tariff type here (§2); clients treat it as info.
             "type": self.token.tariff_type,
         }
+        if (later := self.later_page()) is not None:
+            page["actions"] = list(later.actions)
+            page["data"] = dict(later.data)
+            return Reply(page, self.events)
         if route in PAGE_ACTIONS:
-            actions = [*PAGE_ACTIONS[route], *NAVIGATION]
+            actions = [*PAGE_ACTIONS[route], *self._web_actions(route), *NAVIGATION]
             if route in REDIRECT_ROUTES:
                 actions = []  # "It carries no actions" (§3.1)
-            elif self.token.wrong_tariff_reported:
+            elif self.wrong_tariff_reported():
                 actions = [action for action in actions if action != "WRONG_TARIFF"]
             if actions:
                 page["actions"] = actions
         page["data"] = getattr(self, f"data_{route}")()
         return Reply(page, self.events)
+
+    def _web_actions(self, route: str) -> tuple[str, ...]:
+        """DISMISS_DIRECT or RECONNECT, where the switch lists them for a DIRECT login."""
+        action = WEB_ACTIONS.get(route)
+        provider = self.state.connect.providers.get(self.capture.provider_id or "")
+        if (
+            action is None
+            or not self.state.connect.web_actions
+            or provider is None
+            or provider.direct is None
+        ):
+            return ()
+        return (action,)
 
     def _address_view(self) -> dict[str, Any]:
         """Return the address the pages show."""
@@ -1422,6 +1508,14 @@ class _Session:
         return {
             "callback_uri": _with_query(self.token.callback_url, fp_cot=self.token.id)
         }
+
+    def data_complete_tariff(self) -> dict[str, Any]:
+        """Data of the legacy complete_tariff: the original callback (§2, NOT FOUND).
+
+        Its data is in no doc; the reference client redirects to the original
+        callback URL, so it is given here as Zero's session_complete gave it.
+        """
+        return self.data_session_complete()
 
     def _connection_view(self) -> dict[str, Any]:
         """The data of the pending and failed pages."""

@@ -7,15 +7,17 @@ Plain data only; the conversation that changes it is in `connect.py`. Section nu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     from datetime import datetime
 
 #: What a DIRECT provider's login leads to (§3.6).
 DirectOutcome = Literal["CONNECTED", "PENDING", "FAILED"]
-#: How a session ends: Anode's inferred `session_redirect` or Zero's `session_complete` (§4).
-EndRoute = Literal["session_redirect", "session_complete"]
+#: How a session ends: Anode's inferred `session_redirect`, Zero's `session_complete`, or
+#: the legacy `complete_tariff` the reference client still handles (§2, §4).
+EndRoute = Literal["session_redirect", "session_complete", "complete_tariff"]
+END_ROUTES: tuple[str, ...] = get_args(EndRoute)
 #: Connect tokens live 24 h in every documented example (§1, §4).
 CONNECT_TOKEN_LIFETIME = 86400
 
@@ -79,6 +81,25 @@ class Provider:
         }
 
 
+#: What a later page lists unless told otherwise: an action Anode does not have, and
+#: Anode's navigation.
+LATER_PAGE_ACTIONS = ("CONTINUE", "BACK", "CLOSE")
+
+
+@dataclass(frozen=True, slots=True)
+class LaterPage:
+    """A page of a later Connect release, shown before one of Anode's (§2, §7).
+
+    Connect adds pages as it goes (Busbar's `connection_failed`, VPP pages): a client
+    must get through one it does not know. `actions` are what the page lists; any of
+    them that is not Anode's (CONTINUE, say) goes on to the page it was shown before.
+    """
+
+    route: str
+    actions: tuple[str, ...] = LATER_PAGE_ACTIONS
+    data: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(slots=True)
 class Capture:
     """The tariff being captured in a session, filled in page by page."""
@@ -132,6 +153,9 @@ class ConnectToken:
     #: Set when the session ended (CLOSE, DISCONNECT, disconnect_tariff): used up.
     ended: bool = False
     wrong_tariff_reported: bool = False
+    #: The Anode page a later page (`LaterPage`) stands before, while it is shown.
+    later_before: str | None = None
+    later_seen: set[str] = field(default_factory=set)
     completion_event_id: str | None = None
 
     @property
@@ -157,3 +181,14 @@ class ConnectState:
     #: The base URL of the Connect app, for the login pages' redirect_url.
     base_url: str = "http://127.0.0.1"
     wrong_tariff_reports: list[str] = field(default_factory=list)
+    #: WRONG_TARIFF is "Not available if already reported" (§2): reported tariffs by
+    #: (location id, status slot), whichever session reported them.
+    reported_tariffs: set[tuple[str, str]] = field(default_factory=set)
+    #: List DISMISS_DIRECT on the pending page and RECONNECT on the failed page of a
+    #: DIRECT provider, as the reference client's types do (§2); the docs list neither.
+    web_actions: bool = False
+    #: Answer refused input with the `error` render route (`{error_code,
+    #: error_message}`, the reference client's types, §2) instead of an error object.
+    error_route: bool = False
+    #: Pages of a later release, by the Anode route each is shown before.
+    later_pages: dict[str, LaterPage] = field(default_factory=dict)

@@ -11,7 +11,15 @@ import aiohttp
 from aiohttp import web
 
 from .connect import add_provider, finish_pending, seed_connect_providers
-from .connect_model import DirectLogin, LibraryTariff, Provider, TodPeriod
+from .connect_model import (
+    END_ROUTES,
+    LATER_PAGE_ACTIONS,
+    DirectLogin,
+    LaterPage,
+    LibraryTariff,
+    Provider,
+    TodPeriod,
+)
 from .sender import FLATPEAK_RETRY_SCHEDULE, FLATPEAK_TIMEOUT, WebhookSender
 from .state import WebhookConfig
 
@@ -232,16 +240,35 @@ class _Control:
         if "single_use" in body:
             connect.single_use = bool(body["single_use"])
         if "end_route" in body:
-            if body["end_route"] not in ("session_redirect", "session_complete"):
-                raise ValueError("end_route is session_redirect or session_complete")
+            if body["end_route"] not in END_ROUTES:
+                raise ValueError(f"end_route is one of {', '.join(END_ROUTES)}")
             connect.end_route = body["end_route"]
         if "redirect_url_has_token" in body:
             connect.redirect_url_has_token = bool(body["redirect_url_has_token"])
+        if "web_actions" in body:
+            connect.web_actions = bool(body["web_actions"])
+        if "error_route" in body:
+            connect.error_route = bool(body["error_route"])
+        if "later_pages" in body:
+            # {"<Anode route>": {"route": …, "actions": […], "data": {…}}, …}
+            connect.later_pages = {
+                before: LaterPage(
+                    route=str(page["route"]),
+                    actions=tuple(page.get("actions", LATER_PAGE_ACTIONS)),
+                    data=dict(page.get("data", {})),
+                )
+                for before, page in body["later_pages"].items()
+            }
         return {
             "token_lifetime": connect.token_lifetime,
             "single_use": connect.single_use,
             "end_route": connect.end_route,
             "redirect_url_has_token": connect.redirect_url_has_token,
+            "web_actions": connect.web_actions,
+            "error_route": connect.error_route,
+            "later_pages": {
+                before: asdict(page) for before, page in connect.later_pages.items()
+            },
         }
 
     async def connect_session(self, body: dict[str, Any]) -> dict[str, Any]:

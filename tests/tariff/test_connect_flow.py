@@ -29,9 +29,11 @@ from custom_components.flatpeak.api.connect_models import (
     ConnectToken,
 )
 from custom_components.flatpeak.const import (
+    CONF_API_KEY,
     CONF_CONNECT_API_URL,
     CONF_FOLLOW_ALL_LOCATIONS,
     CONF_LOCATIONS,
+    CONF_REQUIRE_SIGNED_WEBHOOKS,
     DOMAIN,
 )
 from custom_components.flatpeak.tariff import connect_flow
@@ -41,11 +43,14 @@ from tests.helpers import (
     HOME_ID,
     LIVE_KEY,
     NOW,
+    TEST_KEY,
     WEBHOOK_PATH,
     follow_provider_login,
     setup_entry,
 )
+from tests.simulator.app import ApiError, error_object
 from tests.simulator.connect import add_provider
+from tests.simulator.connect_model import LaterPage
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -233,7 +238,7 @@ async def test_edit_to_library_tariff(
     assert result["step_id"] == "tariff_summary"
     assert result["description_placeholders"]["tariff"] == "Standard Variable"
     assert result["description_placeholders"]["connection_type"] == "LIBRARY"
-    assert result["description_placeholders"]["rates"] == ("- all day: 0.2450 GBP/kWh")
+    assert result["description_placeholders"]["rates"] == ("- All day: 0.2450 GBP/kWh")
     result = await _choose(hass, result, "close")
     assert result["reason"] == "connect_closed"
     await hass.async_block_till_done()
@@ -519,19 +524,27 @@ async def test_redirect_that_carries_the_token(
     assert query["fp_cot"] == [_session(simulator_state).id]
 
 
+@pytest.mark.parametrize("end_route", ["session_complete", "complete_tariff"])
 async def test_session_complete_ends_the_flow(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator_state: SimulatorState,
     connect_entry: MockConfigEntry,
+    end_route: str,
 ) -> None:
-    """Zero's `session_complete` ends the flow as Anode's redirect does (§4)."""
-    simulator_state.connect.end_route = "session_complete"
+    """Zero's `session_complete` and the legacy `complete_tariff` end it too (§2, §4)."""
+    simulator_state.connect.end_route = end_route  # type: ignore[assignment]
     entry = await _loaded(hass, connect_entry, freezer)
     result = await _tariff_settings(hass, entry)
+    result = await _choose(hass, result, "wrong_tariff")
+    prices_calls = simulator_state.calls["prices"]
     result = await _choose(hass, result, "close")
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "connect_closed"
+    assert _session(simulator_state).route == end_route
+    await hass.async_block_till_done()
+    # Ended as with Anode's redirect: the location's prices are read again.
+    assert simulator_state.calls["prices"] > prices_calls
 
 
 # -- faults -------------------------------------------------------------------------------
@@ -1098,72 +1111,742 @@ async def test_set_up_refuses_plain_http_connect_url(
     assert result["errors"] == {"base": "insecure_api_url"}
 
 
-async def test_page_of_a_newer_connect_release_keeps_its_actions(
+# -- pages the simple walks do not reach ----------------------------------------------
+
+
+ADVANCED_TARIFF = {
+    "market_rates": False,
+    "contract_start_date": None,
+    "contract_end_date": None,
+    "schedule": [
+        {
+            "months": ["All"],
+            "dates": [],
+            "days_and_hours": [
+                {
+                    "days": ["All"],
+                    "hours": [
+                        {
+                            "valid_from": "00:00:00",
+                            "valid_to": "00:00:00",
+                            "rate": [
+                                {
+                                    "fixed": 0.19,
+                                    "to_kwh": None,
+                                    "surcharge_fixed": 0,
+                                    "surcharge_percentage": 0,
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
+}
+
+
+async def test_advanced_capture(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator_state: SimulatorState,
     connect_entry: MockConfigEntry,
     providers: ConnectProviders,
 ) -> None:
-    """A route this release does not know is a menu of its actions, not a failure.
+    """ADVANCED, when the token asks for it: the schedule as an object (§2)."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    with patch.object(
+        connect_flow,
+        "ROUTE_OPTIONS",
+        ConnectRouteOptions(advanced_tariff_capture=True),
+    ):
+        result = await _to_providers(hass, await _tariff_settings(hass, entry))
+    assert _session(simulator_state).route_options == {"advanced_tariff_capture": True}
+    result = await _submit(hass, result, {"provider": providers.manual_id})
+    options = result["data_schema"].schema["options"].config["options"]
+    assert options == ["FIXED", "TIME_OF_DAY", "MARKET", "ADVANCED"]
+    result = await _submit(hass, result, {"options": "ADVANCED"})
+    assert result["step_id"] == "rate_advanced_capture"
+    assert result["description_placeholders"]["provider"] == "EDF Energy"
+    (field,) = result["data_schema"].schema
+    # Connect's empty tariff is offered to fill in.
+    assert field.description["suggested_value"]["schedule"] == []
 
-    connect.md §2: Connect adds pages; a client keeps going with the actions a page
-    lists. Here Connect answers the provider choice with a page of a later release.
-    """
+    # Connect refuses a schedule without entries: said on the same step, kept.
+    empty = {**ADVANCED_TARIFF, "schedule": []}
+    result = await _submit(hass, result, {"tariff": empty})
+    assert result["step_id"] == "rate_advanced_capture"
+    assert result["errors"] == {"base": "connect_error"}
+    assert result["description_placeholders"]["connect_code"] == "data_json_invalid"
+    (field,) = result["data_schema"].schema
+    assert field.description["suggested_value"] == empty
+
+    result = await _submit(hass, result, {"tariff": ADVANCED_TARIFF})
+    assert result["step_id"] == "tariff_summary"
+    placeholders = result["description_placeholders"]
+    assert placeholders["structure"] == "ADVANCED"
+    assert placeholders["rates"] == "- All day: 0.1900 GBP/kWh"
+    assert _session(simulator_state).capture.advanced == ADVANCED_TARIFF
+
+
+async def test_page_of_a_later_release(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+) -> None:
+    """A route Connect adds later is a menu of the actions known here (§2, §7)."""
+    simulator_state.connect.later_pages["tariff_summary"] = LaterPage(
+        route="tariff_review",
+        actions=("CONTINUE", "EDIT", "BACK", "CLOSE"),
+        data={"review": {"deadline": "2026-12-01"}},
+    )
     entry = await _loaded(hass, connect_entry, freezer)
     result = await _to_providers(hass, await _tariff_settings(hass, entry))
-    token = _session(simulator_state)
-    simulator_state.inject_fault(
-        "connect",
-        body={
-            "connect_token": token.id,
-            "route": "loyalty_offer_select",
-            "data": {"offers": [{"id": "off_1", "name": "Green bonus"}]},
-            "actions": ["BACK", "CLOSE", "SKIP_OFFER"],
-        },
-    )
-    result = await _submit(hass, result, {"provider": providers.library_id})
+    result = await _submit(hass, result, {"provider": providers.manual_id})
+    result = await _submit(hass, result, {"options": "FIXED"})
+    result = await _submit(hass, result, {"cost": 0.22})
     assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "connect_page"
-    # The actions this release can send stay usable; one it has no step for
-    # (SKIP_OFFER) is not offered.
-    assert result["menu_options"] == ["back", "close"]
-    assert result["description_placeholders"]["route"] == "loyalty_offer_select"
+    # CONTINUE means nothing here: the known actions and a way out are offered.
+    assert result["menu_options"] == ["edit", "back", "close"]
+    assert result["description_placeholders"]["route"] == "tariff_review"
+    assert result["description_placeholders"]["location"] == "Home"
 
-    # Its actions are sent as Connect named them, with its route. (The simulator does
-    # not know that route, so it refuses: the refusal is shown, and nothing breaks.)
+    # BACK: the page before it; on from there, Connect does not show it again.
+    result = await _choose(hass, result, "back")
+    assert result["step_id"] == "rate_fixed_capture"
+    result = await _submit(hass, result, {"cost": 0.23})
+    assert result["step_id"] == "tariff_summary"
+    assert result["description_placeholders"]["rates"] == "- All day: 0.2300 GBP/kWh"
+
+    # Its known actions work as anywhere: EDIT from a later page chooses again.
+    simulator_state.connect.later_pages["provider_select"] = LaterPage(
+        route="provider_news", actions=("EDIT", "CLOSE")
+    )
+    result = await _choose(hass, result, "edit")
+    assert result["step_id"] == "connect_page"
+    assert result["menu_options"] == ["edit", "close"]
+    result = await _choose(hass, result, "edit")
+    assert result["step_id"] == "provider_select_menu"
     result = await _choose(hass, result, "close")
-    assert result["type"] is FlowResultType.FORM
+    assert result["reason"] == "connect_closed"
+
+
+async def test_error_route_shown_on_the_step(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+) -> None:
+    """Connect's `error` render route reads as its error object: on the same step (§2)."""
+    simulator_state.connect.error_route = True
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _tariff_settings(hass, entry)
+    result = await _choose(hass, result, "edit")
+    result = await _choose(hass, result, "address_change")
+    # A city of spaces is no city: Connect is asked, and answers city_missing.
+    result = await _submit(hass, result, {"city": "  ", "country_code": "GB"})
+    assert result["step_id"] == "postal_address_capture"
+    assert result["errors"] == {"base": "connect_error"}
+    placeholders = result["description_placeholders"]
+    assert (placeholders["connect_code"], placeholders["connect_message"]) == (
+        "city_missing",
+        "city is required",
+    )
+    assert _session(simulator_state).route == "postal_address_capture"
+    result = await _submit(hass, result, {"city": "Leeds", "country_code": "GB"})
+    assert result["step_id"] == "provider_select_menu"
+
+
+async def _login_back(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    result: Result,
+    providers: ConnectProviders,
+) -> Result:
+    """Log in on the provider's page and come back, as the browser does."""
+    assert result["type"] is FlowResultType.EXTERNAL_STEP, result
+    back = await follow_provider_login(
+        result["url"], providers.direct_username, providers.direct_password
+    )
+    client = await hass_client_no_auth()
+    parts = urlsplit(back)
+    response = await client.get(f"{parts.path}?{parts.query}")
+    assert response.status == HTTPStatus.OK
+    return await hass.config_entries.options.async_configure(result["flow_id"])
+
+
+async def test_dismiss_direct_from_pending(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """DISMISS_DIRECT, where the pending page lists it: the provider's library."""
+    simulator_state.connect.web_actions = True
+    direct = simulator_state.connect.providers[providers.direct_id].direct
+    assert direct is not None
+    direct.outcome = "PENDING"
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _to_providers(hass, await _tariff_settings(hass, entry))
+    result = await _submit(hass, result, {"provider": providers.direct_id})
+    result = await _login_back(hass, hass_client_no_auth, result, providers)
+    assert result["step_id"] == "tariff_connection_pending"
+    assert result["menu_options"] == [
+        "edit",
+        "disconnect",
+        "dismiss_direct",
+        "back",
+        "close",
+    ]
+    result = await _choose(hass, result, "dismiss_direct")
+    assert result["step_id"] == "tariff_select_menu"
+    result = await _choose(hass, result, "tariff_select")
+    options = result["data_schema"].schema["tariff"].config["options"]
+    assert [option["label"] for option in options] == [
+        "Octopus Go: Cheap nights from 00:30 to 05:30"
+    ]
+    result = await _submit(hass, result, {"tariff": options[0]["value"]})
+    assert result["step_id"] == "tariff_summary"
+    assert result["description_placeholders"]["connection_type"] == "LIBRARY"
+
+
+async def test_reconnect_from_failed(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """RECONNECT, where the failed page lists it: the provider's login again."""
+    simulator_state.connect.web_actions = True
+    direct = simulator_state.connect.providers[providers.direct_id].direct
+    assert direct is not None
+    direct.outcome = "FAILED"
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _to_providers(hass, await _tariff_settings(hass, entry))
+    result = await _submit(hass, result, {"provider": providers.direct_id})
+    first_url = result["url"]
+    result = await _login_back(hass, hass_client_no_auth, result, providers)
+    assert result["step_id"] == "tariff_connection_failed"
+    assert result["menu_options"] == [
+        "edit",
+        "disconnect",
+        "reconnect",
+        "back",
+        "close",
+    ]
+    direct.outcome = "CONNECTED"
+    result = await _choose(hass, result, "reconnect")
+    assert result["type"] is FlowResultType.EXTERNAL_STEP
+    assert result["step_id"] == "session_redirect"
+    # A new state for the new login: the first one was used up.
+    assert (
+        parse_qs(urlsplit(result["url"]).query)[STATE_PARAM]
+        != parse_qs(urlsplit(first_url).query)[STATE_PARAM]
+    )
+    result = await _login_back(hass, hass_client_no_auth, result, providers)
+    assert result["step_id"] == "tariff_summary"
+    assert result["description_placeholders"]["connection_type"] == "DIRECT"
+    assert result["description_placeholders"]["tariff"] == "Agile Octopus"
+
+
+# -- Connect's validation errors, each on the step that caused it ------------------------
+
+# How each form page is reached from the tariff summary (with every optional page on).
+_EDIT = ("choose", "edit")
+_PROVIDERS = ("choose", "provider_select")
+PAGE_PATHS: dict[str, list[tuple[str, Any]]] = {
+    "postal_address_capture": [_EDIT, ("choose", "address_change")],
+    "provider_select": [_EDIT, _PROVIDERS],
+    "provider_name_capture": [
+        _EDIT,
+        ("choose", "provider_missing"),
+        ("choose", "provider_name_capture"),
+    ],
+    "tariff_select": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "library"}),
+        ("choose", "tariff_select"),
+    ],
+    "tariff_structure_select": [_EDIT, _PROVIDERS, ("submit", {"provider": "manual"})],
+    "rate_fixed_capture": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "manual"}),
+        ("submit", {"options": "FIXED"}),
+    ],
+    "rate_tod_capture": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "manual"}),
+        ("submit", {"options": "TIME_OF_DAY"}),
+    ],
+    "rate_advanced_capture": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "manual"}),
+        ("submit", {"options": "ADVANCED"}),
+    ],
+    "surcharge_capture": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "manual"}),
+        ("submit", {"options": "MARKET"}),
+    ],
+    "region_select": [
+        _EDIT,
+        ("choose", "address_change"),
+        ("submit", {"city": "Aarhus", "country_code": "DK"}),
+        _PROVIDERS,
+        ("submit", {"provider": "danish"}),
+        ("submit", {"options": "MARKET"}),
+        ("submit", {"fixed": 0.02, "percentage": 10}),
+    ],
+    "tariff_name_capture": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "manual"}),
+        ("submit", {"options": "FIXED"}),
+        ("submit", {"cost": 0.2}),
+    ],
+    "contract_term_capture": [
+        _EDIT,
+        _PROVIDERS,
+        ("submit", {"provider": "manual"}),
+        ("submit", {"options": "FIXED"}),
+        ("submit", {"cost": 0.2}),
+        ("submit", {"tariff": "Fix 20"}),
+    ],
+}
+# What is typed on each page when Connect is to refuse it by an injected answer.
+VALID_INPUT: dict[str, dict[str, Any]] = {
+    "postal_address_capture": {"city": "Leeds", "country_code": "GB"},
+    "provider_select": {"provider": "manual"},
+    "provider_name_capture": {"provider": "Acme Power"},
+    "tariff_select": {"tariff": "standard"},
+    "tariff_structure_select": {"options": "FIXED"},
+    "rate_fixed_capture": {"cost": 0.2},
+    "rate_tod_capture": {
+        "valid_from": "07:00:00",
+        "valid_to": "22:00:00",
+        "cost": 0.3,
+        "night_cost": 0.1,
+    },
+    "rate_advanced_capture": {"tariff": ADVANCED_TARIFF},
+    "surcharge_capture": {"fixed": 0.02, "percentage": 10},
+    "region_select": {"region": "DK2"},
+    "tariff_name_capture": {"tariff": "Fix 20"},
+    "contract_term_capture": {
+        "contract_end_date": "2027-03-31",
+        "contract_term_type": "FIXED",
+    },
+}
+# connect.md §2, each page's error codes (Zero's and Busbar's extra ones too). Where
+# what is typed here reaches Connect as it is, the input makes the simulator refuse
+# it by its own rules; otherwise (the form's own checks stop it first) the simulator
+# is made to answer the code, to prove how it is shown.
+PAGE_ERRORS: dict[str, list[tuple[str, dict[str, Any] | None]]] = {
+    "postal_address_capture": [
+        ("city_missing", {"city": "   ", "country_code": "GB"}),
+        ("country_code_missing", {"city": "Leeds", "country_code": " "}),
+        ("country_code_invalid", {"city": "Leeds", "country_code": "GBR"}),
+        ("timezone_not_found", {"city": "Tokyo", "country_code": "JP"}),
+        ("data_json_invalid", None),
+        ("address_line1_missing", None),
+        ("post_code_missing", None),
+        ("geo_location_not_found", None),
+    ],
+    "provider_select": [
+        ("provider_not_found", {"provider": "Acme Power"}),
+        ("provider_id_invalid", {"provider": "danish"}),
+        ("provider_id_missing", None),
+        ("data_json_invalid", None),
+    ],
+    "provider_name_capture": [
+        ("provider_name_missing", {"provider": "   "}),
+        ("data_json_invalid", None),
+    ],
+    "tariff_select": [
+        ("tariff_id_missing", None),
+        ("tariff_not_found", None),
+        ("tariff_id_invalid", None),
+        ("data_json_invalid", None),
+    ],
+    "tariff_structure_select": [
+        ("option_invalid", None),
+        ("option_not_supported", None),
+        ("data_json_invalid", None),
+    ],
+    "rate_fixed_capture": [
+        ("cost_value_zero", None),
+        ("cost_value_negative", None),
+        ("data_json_invalid", None),
+    ],
+    "rate_tod_capture": [
+        ("cost_value_zero", None),
+        ("cost_value_negative", None),
+        ("valid_from_invalid", None),
+        ("valid_to_invalid", None),
+        ("gap_in_time_period", None),
+        ("incomplete_time_period", None),
+        ("data_json_invalid", None),
+    ],
+    "rate_advanced_capture": [
+        ("data_json_invalid", {"tariff": {**ADVANCED_TARIFF, "schedule": []}}),
+    ],
+    "surcharge_capture": [
+        ("surcharge_percentage_invalid", None),
+        ("market_region_invalid", None),
+        ("geo_location_not_found", None),
+        ("data_json_invalid", None),
+    ],
+    "region_select": [("data_json_invalid", None)],
+    "tariff_name_capture": [
+        ("tariff_name_missing", {"tariff": "   "}),
+        ("data_json_invalid", None),
+    ],
+    "contract_term_capture": [
+        ("date_format_invalid", None),
+        ("data_json_invalid", None),
+    ],
+}
+
+
+def _resolve(
+    data: dict[str, Any], providers: ConnectProviders, danish: str
+) -> dict[str, Any]:
+    """Put the seeded ids in for the names the tables use."""
+    ids = {
+        "library": providers.library_id,
+        "manual": providers.manual_id,
+        "standard": providers.standard_tariff_id,
+        "danish": danish,
+    }
+    return {
+        key: ids.get(value, value) if isinstance(value, str) else value
+        for key, value in data.items()
+    }
+
+
+def _refuse_next(simulator_state: SimulatorState, route: str, code: str) -> str:
+    """Make Connect answer the next request with a validation error object (§2)."""
+    message = f"Flatpeak says: {code.replace('_', ' ')}"
+    body = error_object(
+        simulator_state,
+        ApiError(
+            400,
+            code,
+            message,
+            error_type="invalid_request",
+            context=f"connect.{route}",
+            live_mode=True,
+        ),
+    )
+    body["connect_token"] = _session(simulator_state).id
+    simulator_state.inject_fault("connect", status=400, body=body)
+    return message
+
+
+@pytest.mark.parametrize("page", list(PAGE_ERRORS))
+async def test_connect_errors_on_their_step(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+    page: str,
+) -> None:
+    """Each code Connect answers a page with shows on that step, with its message."""
+    danish = add_provider(simulator_state, "Nordlys", country_codes=("DK",)).id
+    entry = await _loaded(hass, connect_entry, freezer)
+    with patch.object(
+        connect_flow,
+        "ROUTE_OPTIONS",
+        ConnectRouteOptions(
+            advanced_tariff_capture=True,
+            tariff_name_capture=True,
+            contract_term_capture=True,
+        ),
+    ):
+        result = await _tariff_settings(hass, entry)
+    for kind, value in PAGE_PATHS[page]:
+        if kind == "choose":
+            result = await _choose(hass, result, value)
+        else:
+            result = await _submit(hass, result, _resolve(value, providers, danish))
+    assert result["step_id"] == page
+
+    valid = _resolve(VALID_INPUT[page], providers, danish)
+    for code, refused in PAGE_ERRORS[page]:
+        calls = simulator_state.calls["connect"]
+        message: str | None = None
+        if refused is None:
+            message = _refuse_next(simulator_state, page, code)
+            typed = valid
+        else:
+            typed = _resolve(refused, providers, danish)
+        result = await _submit(hass, result, typed)
+        assert simulator_state.calls["connect"] == calls + 1, code
+        assert result["type"] is FlowResultType.FORM, (code, result)
+        assert result["step_id"] == page, code
+        assert result["errors"] == {"base": "connect_error"}, code
+        placeholders = result["description_placeholders"]
+        assert placeholders["connect_code"] == code
+        if message is not None:
+            assert placeholders["connect_message"] == message
+        else:
+            assert placeholders["connect_message"], code
+        # What was typed is offered again, and Connect is still on the page.
+        suggested = {
+            str(key): key.description["suggested_value"]
+            for key in result["data_schema"].schema
+            if key.description and "suggested_value" in key.description
+        }
+        assert {k: v for k, v in typed.items() if k in suggested} == {
+            k: suggested[k] for k in typed if k in suggested
+        }, code
+        assert _session(simulator_state).route == page, code
+
+    # Nothing was lost: the same page goes on once Connect accepts.
+    result = await _submit(hass, result, valid)
+    assert result.get("errors") in (None, {}), result
+    assert result["step_id"] != page
+
+
+async def test_refused_action_shows_the_page_again(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+) -> None:
+    """An action Connect refuses is said, then the page as Connect now has it (§2)."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    first = await _tariff_settings(hass, entry)
+    second = await _tariff_settings(hass, entry)
+    assert "wrong_tariff" in second["menu_options"]
+    # Reported in the first: "Not available if already reported", in the second too.
+    first = await _choose(hass, first, "wrong_tariff")
+    assert "wrong_tariff" not in first["menu_options"]
+    calls = simulator_state.calls["connect"]
+    second = await _choose(hass, second, "wrong_tariff")
+    assert second["step_id"] == "connect_retry"
+    assert second["errors"] == {"base": "connect_error"}
+    placeholders = second["description_placeholders"]
+    assert placeholders["connect_code"] == "action_invalid"
+    assert placeholders["connect_message"] == "The tariff was reported already"
+    # Going on reads the page again rather than sending the refused action again.
+    second = await _submit(hass, second, {})
+    assert simulator_state.calls["connect"] == calls + 2
+    assert second["step_id"] == "tariff_summary"
+    assert "wrong_tariff" not in second["menu_options"]
+    assert simulator_state.connect.wrong_tariff_reports == [
+        next(iter(simulator_state.connect.tokens))
+    ]
+
+
+@pytest.mark.parametrize("code", ["action_missing", "action_invalid"])
+async def test_action_errors_of_outcome_pages(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    code: str,
+) -> None:
+    """The summary's action errors (§2): said, and the summary is offered again."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _tariff_settings(hass, entry)
+    message = _refuse_next(simulator_state, "tariff_summary", code)
+    result = await _choose(hass, result, "edit")
     assert result["step_id"] == "connect_retry"
     assert result["errors"] == {"base": "connect_error"}
-    assert _session(simulator_state).route == "provider_select"
+    assert result["description_placeholders"]["connect_code"] == code
+    assert result["description_placeholders"]["connect_message"] == message
+    result = await _submit(hass, result, {})
+    assert result["step_id"] == "tariff_summary"
+    assert _session(simulator_state).route == "tariff_summary"
 
 
-async def test_error_route_is_shown_on_the_step(
+# -- test mode ------------------------------------------------------------------------------
+
+
+def _test_mode_entry(connect_entry: MockConfigEntry) -> MockConfigEntry:
+    """The same account with a test key: Flatpeak's test data, no location yet."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Flatpeak (test)",
+        unique_id=f"{ACCOUNT_ID}_test",
+        data={**connect_entry.data, CONF_API_KEY: TEST_KEY},
+        options={
+            CONF_LOCATIONS: [],
+            CONF_FOLLOW_ALL_LOCATIONS: True,
+            CONF_REQUIRE_SIGNED_WEBHOOKS: False,
+        },
+    )
+
+
+async def test_test_mode_session_end_to_end(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator_state: SimulatorState,
     connect_entry: MockConfigEntry,
     providers: ConnectProviders,
 ) -> None:
-    """Connect's `error` page reads as an error object: the same step, its message."""
-    entry = await _loaded(hass, connect_entry, freezer)
-    result = await _to_providers(hass, await _tariff_settings(hass, entry))
+    """A test key's entry adds a test-mode location through Connect and follows it."""
+    entry = await _loaded(hass, _test_mode_entry(connect_entry), freezer)
+    assert entry.state is ConfigEntryState.LOADED
+    result = await _options(hass, entry, "add_location")
+    result = await _add_location(hass, result, providers, "Lab")
     token = _session(simulator_state)
+    # The token, every page and the location are the test key's mode.
+    assert token.live_mode is False
+    assert result["description_placeholders"]["connection_type"] == "MANUAL"
+    result = await _choose(hass, result, "close")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "location_added"
+    location = simulator_state.locations[token.location_id]
+    assert location["live_mode"] is False
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.lab_current_price") == "0.2"
+    # The live entry's Home is not the test entry's.
+    assert hass.states.get("sensor.home_current_price") is None
+
+
+async def test_test_mode_refuses_a_live_session(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+) -> None:
+    """A live token, or a live page, in a test entry's session aborts (§1, §2)."""
+    entry = await _loaded(hass, _test_mode_entry(connect_entry), freezer)
     simulator_state.inject_fault(
-        "connect",
-        body={
-            "connect_token": token.id,
-            "route": "error",
-            "data": {"code": "provider_unavailable", "message": "Try again later"},
-            "actions": ["BACK"],
-        },
+        "connect_token_create",
+        status=200,
+        body={"connect_token": "cot_live", "expires_in": 86400, "live_mode": True},
     )
-    result = await _submit(hass, result, {"provider": providers.library_id})
-    assert result["step_id"] == "provider_select"
-    assert result["errors"] == {"base": "connect_error"}
-    assert result["description_placeholders"]["connect_message"] == "Try again later"
-    assert result["description_placeholders"]["connect_code"] == "provider_unavailable"
-    # Nothing was lost: the same choice goes through once Connect answers again.
-    result = await _submit(hass, result, {"provider": providers.library_id})
-    assert result["step_id"] == "tariff_select_menu"
+    result = await _options(hass, entry, "add_location")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"location_reference_id": "Lab"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "connect_live_mode_mismatch"
+
+    # A page that says live, later in a test session, stops it there too.
+    result = await _options(hass, entry, "add_location")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"location_reference_id": "Lab"}
+    )
+    assert result["step_id"] == "postal_address_capture"
+    live_page = {
+        "connect_token": _session(simulator_state).id,
+        "route": "provider_select",
+        "live_mode": True,
+        "data": {"providers": []},
+    }
+    simulator_state.inject_fault("connect", status=200, body=live_page)
+    result = await _submit(hass, result, {"city": "Leeds", "country_code": "GB"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "connect_live_mode_mismatch"
+
+
+# -- the options' ways into Connect in every state of the entry -----------------------------
+
+
+async def test_options_of_an_entry_not_loaded(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+    providers: ConnectProviders,
+) -> None:
+    """An entry that is not loaded still opens tariff settings and adds locations."""
+    freezer.move_to(NOW)
+    connect_entry.add_to_hass(hass)
+    assert connect_entry.state is ConfigEntryState.NOT_LOADED
+    result = await _tariff_settings(hass, connect_entry)
+    assert result["step_id"] == "tariff_summary"
+    result = await _choose(hass, result, "close")
+    assert result["reason"] == "connect_closed"
+
+    result = await _options(hass, connect_entry, "add_location")
+    # No followed location's name is taken: Home Assistant's own is suggested.
+    (field,) = result["data_schema"].schema
+    assert field.description["suggested_value"] == hass.config.location_name
+    result = await _add_location(hass, result, providers, "Cottage")
+    result = await _choose(hass, result, "close")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert connect_entry.options[CONF_LOCATIONS] == [
+        HOME_ID,
+        _session(simulator_state).location_id,
+    ]
+    # New options reload the entry, which sets it up.
+    await hass.async_block_till_done()
+    assert connect_entry.state is ConfigEntryState.LOADED
+
+
+async def test_tariff_settings_locations_unreadable(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+) -> None:
+    """The locations cannot be listed: said on the step; submitting lists them again."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    simulator_state.inject_fault("locations", status=503)
+    result = await _options(hass, entry, "tariff_settings")
+    assert result["step_id"] == "tariff_settings"
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["data_schema"].schema == {}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "tariff_settings"
+    assert result["errors"] == {}
+    assert [str(key) for key in result["data_schema"].schema] == ["location_id"]
+
+
+async def test_add_location_left_before_saving(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+) -> None:
+    """Leaving Connect before a tariff is saved adds nothing (no location was made)."""
+    entry = await _loaded(hass, connect_entry, freezer)
+    locations = set(simulator_state.locations)
+    result = await _options(hass, entry, "add_location")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"location_reference_id": "Shed"}
+    )
+    result = await _submit(hass, result, {"city": "Leeds", "country_code": "GB"})
+    result = await _choose(hass, result, "close")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "connect_closed"
+    assert set(simulator_state.locations) == locations
+    assert entry.options[CONF_LOCATIONS] == [HOME_ID]
+
+
+async def test_tariff_settings_of_a_location_not_followed(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator_state: SimulatorState,
+    connect_entry: MockConfigEntry,
+) -> None:
+    """An account's location that the entry does not follow opens, and stays unfollowed."""
+    simulator_state.add_location(ACCOUNT_ID, "loc_cottage", reference_id="Cottage")
+    simulator_state.set_status("loc_cottage", tariff_name="Flexible")
+    entry = await _loaded(hass, connect_entry, freezer)
+    result = await _tariff_settings(hass, entry, "loc_cottage")
+    assert result["step_id"] == "tariff_summary"
+    assert result["description_placeholders"]["location"] == "Cottage"
+    result = await _choose(hass, result, "close")
+    assert result["reason"] == "connect_closed"
+    await hass.async_block_till_done()
+    assert entry.options[CONF_LOCATIONS] == [HOME_ID]
+    assert hass.states.get("sensor.cottage_current_price") is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -157,11 +157,18 @@ def test_rates_text() -> None:
     assert rates_text([rate(0, 7, 0.1), rate(7, 5, 0.3), rate(12, 12, 0.3)], "GBP") == (
         "- 00:00 to 07:00: 0.1000 GBP/kWh\n- 07:00 to 00:00: 0.3000 GBP/kWh"
     )
-    # One price for the whole day, in one rate or several equal ones.
-    assert rates_text([rate(0, 24, 0.245)], "GBP") == "- all day: 0.2450 GBP/kWh"
-    assert rates_text([rate(0, 12, 0.2), rate(12, 12, 0.2)], "GBP") == (
-        "- all day: 0.2000 GBP/kWh"
+    # A flat price all day is said so, not "00:00 to 00:00".
+    assert rates_text([rate(0, 12, 0.245), rate(12, 12, 0.245)], "GBP") == (
+        "- All day: 0.2450 GBP/kWh"
     )
+    # So is a clock-change day of 25 hours, in the offsets Connect writes (London,
+    # 25 October 2026: from midnight BST to midnight GMT).
+    long_day = ConnectRate(
+        valid_from=datetime(2026, 10, 25, tzinfo=timezone(timedelta(hours=1))),
+        valid_to=datetime(2026, 10, 26, tzinfo=UTC),
+        cost=0.2,
+    )
+    assert rates_text([long_day], "GBP") == "- All day: 0.2000 GBP/kWh"
     many = [rate(h, 1, 0.1 + h / 100) for h in range(MAX_RATE_LINES + 1)]
     assert rates_text(many, "EUR") == "0.1000 to 0.2200 EUR/kWh, changing 13 times"
 

@@ -238,10 +238,16 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
         *,
         form_page: ConnectPage | None = None,
         user_input: dict[str, Any] | None = None,
+        on_refusal: Callable[[], Awaitable[ResultT]] | None = None,
     ) -> ResultT:
-        """Run a call to Flatpeak; its failure shows on the form, or on a retry step."""
+        """Run a call to Flatpeak; its failure shows on the form, or on a retry step.
+
+        The retry step tries the same again, unless Connect refused it and the caller
+        says what to do then (`on_refusal`): sending it again would be refused again.
+        """
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
+        retry = operation
         try:
             return await operation()
         except AbortFlow:
@@ -260,6 +266,8 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
             server_fault = err.status is not None and err.status >= _SERVER_ERROR
             errors["base"] = CANNOT_CONNECT if server_fault else CONNECT_ERROR
             placeholders = connect_error_placeholders(err)
+            if not server_fault and on_refusal is not None:
+                retry = on_refusal
         except FlatpeakError as err:
             LOGGER.debug("Flatpeak Connect call failed: %s", err)
             errors["base"] = CANNOT_CONNECT
@@ -271,7 +279,7 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
                 form_page, errors=errors, user_input=user_input, extra=placeholders
             )
         run = self._run()
-        run.retry = operation
+        run.retry = retry
         run.retry_errors = errors
         run.placeholders = placeholders
         return await self.async_step_connect_retry()
@@ -438,7 +446,13 @@ class ConnectFlowMixin[ResultT: FlowResult[Any, Any]](FlowHandler[Any, ResultT, 
         async def send() -> ResultT:
             return await self._async_connect_show(await session.act(action))
 
-        return await self._async_connect_call(send)
+        async def reread() -> ResultT:
+            # connect.md §2: a refused action (action_invalid: "Not available if
+            # already reported", say) leaves the session where it was; the page is
+            # read again, as it may have changed meanwhile.
+            return await self._async_connect_show(await session.start())
+
+        return await self._async_connect_call(send, on_refusal=reread)
 
     # -- the end ------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ price sensors show them, and sent as Connect takes them (connect.md §2 "Units")
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.helpers.selector import (
@@ -104,6 +104,9 @@ NONE_TEXT: Final = "—"
 # Today's rates are listed as periods of equal price; beyond this many, as a range.
 MAX_RATE_LINES: Final = 12
 _PRICE_DECIMALS: Final = 4
+# A period that lasts a whole local day, however long the clock change makes it.
+ALL_DAY_TEXT: Final = "All day"
+_SHORTEST_DAY: Final = timedelta(hours=23)
 
 
 class InvalidInputError(ValueError):
@@ -597,11 +600,14 @@ def rates_text(rates: Sequence[ConnectRate], currency: str) -> str:
         # In the location's own time, the offset Connect gave the rates (§2).
         return moment.strftime("%H:%M")
 
-    if len(periods) == 1 and clock(periods[0][0]) == clock(periods[0][1]):
-        # One price from midnight to midnight: "00:00 to 00:00" reads as nothing.
-        return f"- all day: {periods[0][2]:.{_PRICE_DECIMALS}f} {unit}"
+    def span(start: datetime, end: datetime) -> str:
+        # One price from a time until the same time a day later (23 to 25 hours on a
+        # clock change) is a flat tariff's day: "00:00 to 00:00" would read as nothing.
+        if clock(start) == clock(end) and end - start >= _SHORTEST_DAY:
+            return ALL_DAY_TEXT
+        return f"{clock(start)} to {clock(end)}"
 
     return "\n".join(
-        f"- {clock(start)} to {clock(end)}: {cost:.{_PRICE_DECIMALS}f} {unit}"
+        f"- {span(start, end)}: {cost:.{_PRICE_DECIMALS}f} {unit}"
         for start, end, cost in periods
     )
